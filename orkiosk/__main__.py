@@ -1,0 +1,3 @@
+from orkiosk.cli import main
+
+raise SystemExit(main())

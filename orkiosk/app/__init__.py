@@ -1,0 +1,1 @@
+"""Kivy kiosk app: the only layer that imports kivy."""

@@ -1,0 +1,1 @@
+"""Planning side: DICOM series -> volume -> segmentation -> meshes -> planning package."""

@@ -1,0 +1,45 @@
+"""The `orkiosk` command line: one sub-command per job, each registered by its own module.
+
+A command module has `register(subparsers)`, which adds its parser and sets `func(args) -> int`.
+Any OrkioskError becomes one clear line on stderr and exit status 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from orkiosk import __version__
+from orkiosk.errors import OrkioskError
+
+# Imported lazily by name so that `orkiosk verify` never loads Kivy or the GL stack.
+COMMAND_MODULES = (
+    "orkiosk.plan.commands",
+    "orkiosk.bench.command",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="orkiosk",
+        description="Carry a surgical plan from the planning workstation to the operating room.",
+    )
+    parser.add_argument("--version", action="version", version=f"orkiosk {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except OrkioskError as exc:
+        print(f"orkiosk {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"orkiosk {args.command}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,33 @@
+"""The plan: data model, planning package read/verify/write, geometry. numpy only, no GUI."""
+
+from orkiosk.plan.mesh import Mesh, MeshError
+from orkiosk.plan.model import (
+    FileEntry,
+    Landmark,
+    Measurement,
+    Patient,
+    Plan,
+    Structure,
+    Study,
+    Trajectory,
+    View,
+)
+from orkiosk.plan.package import Package, PackageError, load_package, write_package
+
+__all__ = [
+    "FileEntry",
+    "Landmark",
+    "Measurement",
+    "Mesh",
+    "MeshError",
+    "Package",
+    "PackageError",
+    "Patient",
+    "Plan",
+    "Structure",
+    "Study",
+    "Trajectory",
+    "View",
+    "load_package",
+    "write_package",
+]

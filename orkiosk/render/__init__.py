@@ -1,0 +1,1 @@
+"""moderngl renderer: draws a plan into a given framebuffer; never imports kivy."""

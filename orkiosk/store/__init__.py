@@ -1,0 +1,1 @@
+"""On-disk plan store of the kiosk: atomic commit, history, audit log."""
