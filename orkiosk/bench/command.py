@@ -14,7 +14,19 @@ from orkiosk.errors import OrkioskError
 # name -> "module:function"; each function returns a list of rows (orkiosk.plan.bench.row).
 BENCHMARKS = {
     "load": "orkiosk.plan.bench:bench_load",
+    "touch": "orkiosk.bench.command:bench_touch_rows",
 }
+
+
+def bench_touch_rows() -> list[dict]:
+    from orkiosk.plan.bench import row
+    from orkiosk.touch.bench import bench_touch
+
+    bench_touch(5_000)  # warm up
+    us = bench_touch(200_000)
+    return [
+        row("touch", "one touch event -> gesture command", us / 1000, "ms", "< 0.2 ms", us < 200)
+    ]
 
 
 def register(sub) -> None:
