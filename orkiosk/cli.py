@@ -17,6 +17,8 @@ from orkiosk.errors import OrkioskError
 COMMAND_MODULES = (
     "orkiosk.plan.commands",
     "orkiosk.bench.command",
+    "orkiosk.render.commands",
+    "orkiosk.build.commands",
 )
 
 

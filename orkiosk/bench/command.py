@@ -15,6 +15,7 @@ from orkiosk.errors import OrkioskError
 BENCHMARKS = {
     "load": "orkiosk.plan.bench:bench_load",
     "touch": "orkiosk.bench.command:bench_touch_rows",
+    "build": "orkiosk.build.bench:bench_rows",
 }
 
 

@@ -1,0 +1,189 @@
+"""Build benchmark: a 512x512x300 synthetic CT head through segmentation -> marching cubes ->
+smoothing -> decimation (skin and bone presets), as `orkiosk build` does it. Goal: <= 10 s on a
+2-core machine. When the `vtk` package happens to be installed, the same surfaces are also made the
+3D Slicer way (vtkFlyingEdges3D + vtkWindowedSincPolyDataFilter + vtkQuadricDecimation) for
+comparison; vtk is not a dependency and is skipped cleanly when absent.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from orkiosk.build import segment as seg
+from orkiosk.build.phantom import make_head_volume
+from orkiosk.build.progress import Stopwatch
+from orkiosk.build.surface import build_mesh
+
+SHAPE = (300, 512, 512)  # slices, rows, columns
+SPACING = (0.45, 0.45, 0.7)  # column, row, slice mm: a 230 mm field of view, 210 mm long
+GOAL_S = 10.0
+
+
+STAGES = ("read", "segment", "surface", "smooth", "decimate", "normals", "write")
+
+
+def bench_build(shape=SHAPE, spacing=SPACING, with_vtk: bool = True, with_io: bool = True) -> dict:
+    """Seconds per stage of building skin + bone from a synthetic CT; plus triangle counts.
+
+    Keys: make_volume (making the synthetic data, not part of the build), read (DICOM series ->
+    volume; with_io only), segment, surface (marching cubes), smooth, decimate, normals, write
+    (the package; with_io only), total (the build stages), triangles_raw / triangles (summed),
+    and, when vtk is importable, vtk_* stages with vtk_total.
+    """
+    import tempfile
+    from pathlib import Path
+
+    from orkiosk.build.dicom import read_series
+    from orkiosk.build.phantom import write_series
+
+    t = time.perf_counter()
+    volume, _labels = make_head_volume(shape, spacing, blur=False)
+    out: dict = {"make_volume": time.perf_counter() - t}
+    watch = Stopwatch()
+    raw = tri = 0
+    fields = []
+    meshes = {}
+    with tempfile.TemporaryDirectory(prefix="orkiosk-bench-") as tmp:
+        if with_io:
+            t = time.perf_counter()
+            write_series(volume.array, volume.affine, Path(tmp) / "dicom")
+            out["make_volume"] += time.perf_counter() - t
+            with watch("read"):
+                volume = read_series(Path(tmp) / "dicom")
+        for name in ("skin", "bone"):
+            spec = seg.preset(name)
+            with watch("segment"):
+                s = seg.segment_threshold(volume, spec)
+            fields.append((spec, s))
+            mesh, stats = build_mesh(s, spec.triangles, timer=watch)
+            meshes[name] = mesh
+            raw += stats.triangles_raw
+            tri += mesh.triangle_count
+        if with_io:
+            with watch("write"):
+                _write(meshes, volume, Path(tmp) / "pkg")
+    for stage in STAGES:
+        out[stage] = watch.seconds.get(stage, 0.0)
+    out["total"] = sum(out[s] for s in STAGES)
+    out["triangles_raw"] = raw
+    out["triangles"] = tri
+    out["voxels"] = int(np.prod(shape))
+    if with_vtk:
+        out.update(_bench_vtk(volume, fields))
+    return out
+
+
+def _write(meshes, volume, out):
+    from orkiosk.plan.model import Patient, Plan, Structure, Study
+    from orkiosk.plan.package import write_package
+
+    plan = Plan(
+        case_id="BENCH",
+        plan_version=1,
+        created="2026-01-01T00:00:00Z",
+        planner="bench",
+        patient=Patient("PHANTOM, HEAD", "PHANTOM-0001"),
+        study=Study("1.2.3", modality="CT"),
+        procedure="benchmark",
+        laterality="none",
+        structures=tuple(Structure(k, k, f"meshes/{k}.glb") for k in meshes),
+    )
+    return write_package(plan, meshes, out)
+
+
+def _bench_vtk(volume, fields) -> dict:
+    try:
+        import vtk  # noqa: F401
+        from vtkmodules.util import numpy_support
+    except ImportError:
+        return {}
+    from vtkmodules.vtkCommonDataModel import vtkImageData
+    from vtkmodules.vtkFiltersCore import (
+        vtkFlyingEdges3D,
+        vtkPolyDataNormals,
+        vtkQuadricDecimation,
+        vtkWindowedSincPolyDataFilter,
+    )
+
+    watch = Stopwatch()
+    raw = tri = 0
+    for spec, s in fields:
+        # Slicer thresholds the labelmap and runs flying edges on it; here: the same field.
+        field = np.ascontiguousarray(s.field)
+        img = vtkImageData()
+        k, j, i = field.shape
+        img.SetDimensions(i, j, k)
+        img.SetSpacing(*volume.spacing)
+        img.GetPointData().SetScalars(numpy_support.numpy_to_vtk(field.ravel(), deep=False))
+        with watch("vtk_surface"):
+            fe = vtkFlyingEdges3D()
+            fe.SetInputData(img)
+            fe.SetValue(0, 0.0)
+            fe.ComputeNormalsOff()
+            fe.ComputeGradientsOff()
+            fe.ComputeScalarsOff()
+            fe.Update()
+            poly = fe.GetOutput()
+        raw += poly.GetNumberOfCells()
+        with watch("vtk_smooth"):
+            sm = vtkWindowedSincPolyDataFilter()
+            sm.SetInputData(poly)
+            sm.SetNumberOfIterations(10)
+            sm.SetPassBand(0.1)
+            sm.NormalizeCoordinatesOn()
+            sm.Update()
+            poly = sm.GetOutput()
+        with watch("vtk_decimate"):
+            dec = vtkQuadricDecimation()
+            dec.SetInputData(poly)
+            dec.SetTargetReduction(max(0.0, 1.0 - spec.triangles / max(1, poly.GetNumberOfCells())))
+            dec.VolumePreservationOn()
+            dec.Update()
+            poly = dec.GetOutput()
+        with watch("vtk_normals"):
+            nf = vtkPolyDataNormals()
+            nf.SetInputData(poly)
+            nf.SplittingOff()
+            nf.Update()
+        tri += nf.GetOutput().GetNumberOfCells()
+    out = {k: v for k, v in watch.seconds.items()}
+    out["vtk_total"] = sum(out.values())
+    out["vtk_triangles_raw"] = raw
+    out["vtk_triangles"] = tri
+    return out
+
+
+def bench_rows() -> list[dict]:
+    """Rows for `orkiosk bench` (the format of orkiosk.plan.bench.row)."""
+    from orkiosk.plan.bench import row
+
+    r = bench_build()
+    note = f"{r['triangles_raw']:,} -> {r['triangles']:,} triangles, 512x512x300 synthetic CT"
+    rows = [
+        row(
+            "build",
+            "skin+bone 512x512x300: total",
+            r["total"],
+            "s",
+            f"<= {GOAL_S:g} s",
+            r["total"] <= GOAL_S,
+            note,
+        )
+    ]
+    for stage in STAGES:
+        rows.append(row("build", f"  {stage}", r[stage], "s"))
+    if "vtk_total" in r:
+        rows.append(
+            row(
+                "build",
+                "same, VTK way (flying edges + quadric decimation)",
+                r["vtk_total"],
+                "s",
+                None,
+                None,
+                f"{r['vtk_triangles_raw']:,} -> {r['vtk_triangles']:,} triangles",
+            )
+        )
+    return rows

@@ -1,0 +1,252 @@
+"""`orkiosk build` (DICOM series -> planning package) and `orkiosk phantom` (synthetic CT head)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from orkiosk.build.segment import PRESET_HELP
+
+BUILD_EPILOG = """\
+structures (all may be repeated and mixed; without any, a CT gets --preset skin --preset bone):
+  --preset NAME            CT presets in Hounsfield units:
+{presets}
+  --structure NAME:LOW[:HIGH][:COLOUR]
+                           a threshold structure for any modality, e.g. Lesion:60:160:orange
+                           (LOW or HIGH may be empty; COLOUR a name, #rrggbb or r,g,b)
+  --labels FILE            a labelmap made elsewhere (.nrrd, .seg.nrrd, .nii, .nii.gz); every
+                           label becomes a structure, named from the file or with --label
+  --mesh NAME=FILE[:RAS]   a mesh made elsewhere (.stl, .obj, .ply), mm, LPS unless the file
+                           header (3D Slicer's SPACE=) or :RAS says otherwise
+
+coordinates: patient LPS millimetres (x to the patient's left, y posterior, z superior), as in
+DICOM. 3D Slicer shows RAS: use --coords RAS for points copied from its screen. Markups files
+say their own coordinate system.
+
+examples:
+  orkiosk phantom /tmp/phantom
+  orkiosk build /tmp/phantom -o /tmp/plan --preset skin --preset bone --preset vessels \\
+      --labels /tmp/phantom/phantom-labels.nrrd --markups /tmp/phantom/phantom.mrk.json \\
+      --procedure "Stereotactic biopsy" --laterality left
+"""
+
+
+def register(sub) -> None:
+    presets = "\n".join(f"                             {k}: {v}" for k, v in PRESET_HELP.items())
+    p = sub.add_parser(
+        "build",
+        help="build a planning package from a DICOM series (planning side)",
+        description="Read a CT/MR series from a DICOM folder, cut out structures, make their "
+        "surfaces, add trajectories and landmarks, and write a planning package that the kiosk "
+        "verifies and shows.",
+        epilog=BUILD_EPILOG.format(presets=presets),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "dicom_dir",
+        type=Path,
+        metavar="DICOM_DIR",
+        help="folder holding the series (searched recursively; other files ignored)",
+    )
+    p.add_argument(
+        "-o", "--out", type=Path, required=True, metavar="OUT_PKG", help="package folder to create"
+    )
+    p.add_argument("--force", action="store_true", help="replace OUT_PKG if it exists")
+    p.add_argument(
+        "--series",
+        metavar="UID",
+        help="Series Instance UID to build (default: the series with most images)",
+    )
+    g = p.add_argument_group("structures")
+    g.add_argument(
+        "--preset",
+        action="append",
+        default=[],
+        metavar="NAME",
+        choices=sorted(PRESET_HELP),
+        help="CT preset: " + ", ".join(PRESET_HELP),
+    )
+    g.add_argument(
+        "--structure",
+        action="append",
+        default=[],
+        metavar="NAME:LOW[:HIGH][:COLOUR]",
+        help="threshold structure (see below)",
+    )
+    g.add_argument(
+        "--labels",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="labelmap (.nrrd/.seg.nrrd/.nii/.nii.gz)",
+    )
+    g.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        metavar="VALUE:NAME[:COLOUR]",
+        help="name (and colour) for a label value of the labelmaps",
+    )
+    g.add_argument(
+        "--mesh",
+        action="append",
+        default=[],
+        metavar="NAME=FILE[:RAS]",
+        help="add a mesh file (.stl/.obj/.ply) as a structure",
+    )
+    g.add_argument(
+        "--triangles",
+        type=int,
+        metavar="N",
+        help="triangle budget per structure (default: per preset, 60k-200k)",
+    )
+    g.add_argument(
+        "--smooth",
+        type=int,
+        default=10,
+        metavar="N",
+        help="Taubin smoothing iterations (default 10; 0 = none)",
+    )
+    g = p.add_argument_group("plan")
+    g.add_argument(
+        "--markups",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="3D Slicer markups (.mrk.json: Line -> trajectory, points -> landmarks; "
+        ".fcsv -> landmarks)",
+    )
+    g.add_argument(
+        "--trajectory",
+        action="append",
+        default=[],
+        metavar="NAME:x,y,z:x,y,z",
+        help="trajectory from entry to target, mm (optionally :DIAMETER)",
+    )
+    g.add_argument(
+        "--landmark", action="append", default=[], metavar="NAME:x,y,z", help="landmark, mm"
+    )
+    g.add_argument(
+        "--measurement",
+        action="append",
+        default=[],
+        metavar="NAME:x,y,z:x,y,z",
+        help="distance measurement, mm",
+    )
+    g.add_argument(
+        "--coords",
+        choices=("LPS", "RAS"),
+        default="LPS",
+        type=str.upper,
+        help="coordinate system of --trajectory/--landmark/--measurement (default LPS)",
+    )
+    g.add_argument("--procedure", default="", help='e.g. "Stereotactic biopsy"')
+    g.add_argument(
+        "--laterality",
+        choices=("left", "right", "bilateral", "midline", "none"),
+        help="side of the procedure (checked against the trajectory targets)",
+    )
+    g.add_argument("--planner", help="planner's name (default: the login name)")
+    g.add_argument("--case-id", help="case id (default: patient id and study date)")
+    g.add_argument(
+        "--plan-version",
+        type=int,
+        default=1,
+        metavar="N",
+        help="plan version; must grow with each corrected plan (default 1)",
+    )
+    g.add_argument(
+        "--sign",
+        type=Path,
+        metavar="KEY",
+        help="sign the package with this Ed25519 private key (orkiosk keygen)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_build)
+
+    q = sub.add_parser(
+        "phantom",
+        help="write a synthetic CT head as a DICOM series (demo and tests)",
+        description="Write a synthetic CT head (no real patient data) as a DICOM series: skin, "
+        "skull, brain, ventricles, a lesion in the patient's left frontal lobe, contrast-filled "
+        "vessels. Beside it: phantom.mrk.json (3D Slicer markups, RAS: biopsy trajectory and "
+        "landmarks) and phantom-labels.nrrd (brain, ventricles, lesion).",
+    )
+    q.add_argument("out_dir", type=Path, metavar="OUT_DIR", help="new or empty folder")
+    q.add_argument(
+        "--size",
+        choices=("standard", "small", "tiny"),
+        default="standard",
+        help="standard: 256x256x200 at 0.9x0.9x1 mm; small: 128x128x96; tiny: 64x64x48",
+    )
+    q.add_argument(
+        "--no-extras",
+        action="store_true",
+        help="write only the DICOM series (no markups or labelmap)",
+    )
+    q.set_defaults(func=run_phantom)
+
+
+def run_build(args) -> int:
+    from orkiosk.build.pipeline import BuildOptions, format_summary
+    from orkiosk.build.pipeline import run_build as _run
+    from orkiosk.build.progress import Progress
+
+    opts = BuildOptions(
+        dicom_dir=args.dicom_dir,
+        out=args.out,
+        series=args.series,
+        presets=args.preset,
+        structures=args.structure,
+        labels=args.labels,
+        label_names=args.label,
+        meshes=args.mesh,
+        markups=args.markups,
+        trajectories=args.trajectory,
+        landmarks=args.landmark,
+        measurements=args.measurement,
+        coords=args.coords,
+        procedure=args.procedure,
+        laterality=args.laterality,
+        planner=args.planner,
+        case_id=args.case_id,
+        plan_version=args.plan_version,
+        sign=args.sign,
+        triangles=args.triangles,
+        smooth=args.smooth,
+        overwrite=args.force,
+    )
+    progress = Progress(enabled=not args.quiet)
+    try:
+        result = _run(opts, progress)
+    finally:
+        progress.clear()
+    print(format_summary(result))
+    return 0
+
+
+def run_phantom(args) -> int:
+    from orkiosk.build.phantom import write_phantom
+    from orkiosk.build.progress import Progress
+
+    progress = Progress()
+    summary = write_phantom(
+        args.out_dir,
+        size=args.size,
+        extras=not args.no_extras,
+        progress=lambda d, t: progress.update("writing DICOM slices", d, t),
+    )
+    progress.clear()
+    k, j, i = summary["shape_kji"]
+    print(f"wrote {summary['files']} CT slices ({i}x{j}x{k} voxels) to {summary['folder']}")
+    for key in ("markups", "labels"):
+        if key in summary:
+            print(f"wrote {summary[key]}")
+    print(
+        "synthetic data: PHANTOM^HEAD, lesion in the patient's LEFT frontal lobe (+x LPS)",
+        file=sys.stderr,
+    )
+    return 0

@@ -1,0 +1,416 @@
+"""Segmentation: thresholds (CT presets or custom) and labelmaps -> fields for marching cubes.
+
+Each structure becomes a `Segmentation`: a float32 field, cropped to the structure and padded by one
+voxel of "outside" on every side, that is > 0 inside and < 0 outside, so the 0-isosurface is closed
+and lies between voxel centres where the image crosses the threshold (sub-voxel accurate). Where the
+clean-up changed the mask (specks dropped, small components dropped, holes filled, voxels next to
+bone left out) the field is forced to +-0.5 so the surface follows the cleaned mask.
+
+Thresholds on integer images are shifted by half a unit (LOW - 0.5), so no voxel sits exactly on the
+isovalue (ARCHITECTURE.md: integer isovalues on integer data make zero-area triangles).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from orkiosk.build.colors import NAMED, RGB, linear, palette, parse_color
+from orkiosk.build.dicom import Volume
+from orkiosk.build.labels import LabelVolume
+from orkiosk.errors import OrkioskError
+
+FULL = np.ones((3, 3, 3), dtype=bool)  # 26-connectivity
+FACE = None  # scipy's default: 6-connectivity
+
+
+class SegmentError(OrkioskError):
+    """A structure definition that is wrong, or a structure that comes out empty."""
+
+
+@dataclass(frozen=True)
+class StructureSpec:
+    """How to cut one structure out of the image."""
+
+    name: str
+    low: float | None = None  # inside when value >= low (None: no lower bound)
+    high: float | None = None  # and value <= high (None: no upper bound)
+    color: RGB = (0.8, 0.8, 0.8)  # linear RGB
+    category: str = "anatomy"
+    opacity: float = 1.0
+    critical: bool = False
+    keep_fraction: float = 0.1  # keep components >= this fraction of the largest (1.0: largest)
+    min_volume_mm3: float = 20.0  # drop components smaller than this
+    connectivity26: bool = False
+    fill_holes: bool = True  # fill cavities enclosed in 3-D
+    exclude_above: float | None = None  # leave out voxels near values >= this (bone) ...
+    exclude_mm: float = 0.0  # ... within this distance
+    triangles: int = 100_000  # decimation budget
+    hu: bool = False  # thresholds are Hounsfield units: CT only
+    not_outside: bool = False  # leave out pieces that reach a corner of the volume (outside air)
+
+    @property
+    def id(self) -> str:
+        return slug(self.name)
+
+
+def slug(name: str) -> str:
+    s = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return s or "structure"
+
+
+PRESETS: dict[str, StructureSpec] = {
+    "skin": StructureSpec(
+        "Skin",
+        low=-300,
+        color=linear(NAMED["skin"]),
+        category="skin",
+        opacity=0.35,
+        keep_fraction=1.0,
+        fill_holes=True,
+        triangles=150_000,
+        hu=True,
+    ),
+    "bone": StructureSpec(
+        "Bone",
+        low=400,
+        color=linear(NAMED["bone"]),
+        category="bone",
+        opacity=1.0,
+        keep_fraction=0.02,
+        min_volume_mm3=100.0,
+        fill_holes=False,
+        triangles=200_000,
+        hu=True,
+    ),
+    "vessels": StructureSpec(
+        "Vessels",
+        low=150,
+        high=400,
+        color=linear(NAMED["vessel"]),
+        category="vessel",
+        critical=True,
+        keep_fraction=0.0,
+        min_volume_mm3=30.0,
+        connectivity26=True,
+        fill_holes=False,
+        exclude_above=400,
+        exclude_mm=2.0,
+        triangles=100_000,
+        hu=True,
+    ),
+    "airway": StructureSpec(
+        "Airway",
+        low=-1100,
+        high=-400,
+        color=linear(NAMED["airway"]),
+        category="organ",
+        opacity=0.6,
+        keep_fraction=0.05,
+        min_volume_mm3=200.0,
+        fill_holes=False,
+        triangles=60_000,
+        hu=True,
+        not_outside=True,
+    ),
+}
+PRESET_HELP = {
+    "skin": "air/soft tissue boundary (> -300 HU), largest piece, cavities filled",
+    "bone": "bone (> 400 HU, above contrast-filled vessels), pieces >= 2 % of the largest",
+    "vessels": "contrast-filled vessels (150..400 HU), 2 mm clear of bone, critical",
+    "airway": "air inside the body (-1100..-400 HU, not the air around it): airways, sinuses",
+}
+
+
+def parse_structure(text: str, index: int = 0) -> StructureSpec:
+    """'NAME:LOW[:HIGH][:COLOUR]' -> StructureSpec. LOW or HIGH may be left empty."""
+    parts = text.split(":")
+    if len(parts) < 2 or not parts[0].strip():
+        raise SegmentError(
+            f"--structure {text!r}: expected NAME:LOW[:HIGH][:COLOUR], e.g. Lesion:60:160:orange"
+        )
+    name = parts[0].strip()
+
+    def number(s: str, what: str) -> float | None:
+        s = s.strip()
+        if s == "":
+            return None
+        try:
+            v = float(s)
+        except ValueError as exc:
+            raise SegmentError(f"--structure {text!r}: {what} {s!r} is not a number") from exc
+        if not np.isfinite(v):
+            raise SegmentError(f"--structure {text!r}: {what} must be finite")
+        return v
+
+    low = number(parts[1], "LOW")
+    high = None
+    color = None
+    rest = parts[2:]
+    if rest:
+        try:
+            high = number(rest[0], "HIGH")
+            rest = rest[1:]
+        except SegmentError:
+            if len(rest) > 1:
+                raise
+    if rest:
+        color = parse_color(rest[0], f"--structure {text!r}: colour")
+        rest = rest[1:]
+    if rest:
+        raise SegmentError(f"--structure {text!r}: too many ':' fields")
+    if low is None and high is None:
+        raise SegmentError(f"--structure {text!r}: give LOW, HIGH or both")
+    if low is not None and high is not None and high < low:
+        raise SegmentError(f"--structure {text!r}: HIGH {high:g} is below LOW {low:g}")
+    if color is None:
+        color = linear(NAMED[name.lower()]) if name.lower() in NAMED else palette(index)
+    return StructureSpec(name=name, low=low, high=high, color=color)
+
+
+def preset(name: str) -> StructureSpec:
+    spec = PRESETS.get(name.strip().lower())
+    if spec is None:
+        raise SegmentError(
+            f"unknown preset {name!r}; presets: "
+            + "; ".join(f"{k} ({v})" for k, v in PRESET_HELP.items())
+        )
+    return spec
+
+
+@dataclass(frozen=True, eq=False)
+class Segmentation:
+    """A structure ready for meshing: field[k, j, i] (> 0 inside) on a sub-grid of `affine`."""
+
+    spec: StructureSpec
+    field: np.ndarray  # float32, padded: index (0, 0, 0) is voxel `origin - 1`
+    origin_kji: tuple[int, int, int]  # index in the full grid of field[1, 1, 1]
+    affine: np.ndarray  # of the full grid (i, j, k, 1) -> LPS
+    voxels: int
+    volume_ml: float
+
+    def field_affine(self) -> np.ndarray:
+        """(i, j, k, 1) of `field` -> LPS mm (accounts for the crop and the padding)."""
+        k, j, i = self.origin_kji
+        shift = np.eye(4)
+        shift[:3, 3] = (i - 1, j - 1, k - 1)
+        return self.affine @ shift
+
+
+def _bbox(mask: np.ndarray) -> tuple[slice, slice, slice] | None:
+    out = []
+    for axis in range(3):
+        other = tuple(a for a in range(3) if a != axis)
+        hit = np.flatnonzero(mask.any(axis=other))
+        if hit.size == 0:
+            return None
+        out.append(slice(int(hit[0]), int(hit[-1]) + 1))
+    return tuple(out)
+
+
+def _keep_components(
+    mask, spec: StructureSpec, voxel_mm3: float, drop_at=()
+) -> tuple[np.ndarray, int]:
+    """Keep the large pieces; `drop_at` (k, j, i) voxels name pieces to leave out whatever size."""
+    from scipy import ndimage
+
+    labels, n = ndimage.label(mask, structure=FULL if spec.connectivity26 else FACE)
+    if n == 0:
+        return mask, 0
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    for idx in drop_at:
+        sizes[labels[idx]] = 0
+    if not sizes.any():
+        return np.zeros_like(mask), 0
+    largest = int(sizes.max())
+    keep_min = max(spec.min_volume_mm3 / voxel_mm3, spec.keep_fraction * largest)
+    if spec.keep_fraction >= 1.0:
+        keep = np.zeros(n + 1, dtype=bool)
+        keep[int(np.argmax(sizes))] = True
+    else:
+        keep = sizes >= keep_min
+        keep[0] = False
+    return keep[labels], int(keep.sum())
+
+
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    """Fill background pockets that do not reach the border (faster than binary_fill_holes)."""
+    from scipy import ndimage
+
+    bg, n = ndimage.label(~mask)
+    if n <= 1:
+        return mask
+    border = np.zeros(n + 1, dtype=bool)
+    for axis in range(3):
+        for side in (0, -1):
+            border[np.unique(np.take(bg, side, axis=axis))] = True
+    border[0] = True
+    return mask | ~border[bg]
+
+
+def _threshold_field(values: np.ndarray, spec: StructureSpec, integer: bool) -> np.ndarray:
+    """Signed field: > 0 inside [low, high]. Half-unit shifts on integer images."""
+    half = 0.5 if integer else 0.0
+    v = values.astype(np.float32)
+    f = None
+    if spec.low is not None:
+        low = np.ceil(spec.low) if integer else spec.low
+        f = v - np.float32(low - half)
+    if spec.high is not None:
+        high = np.floor(spec.high) if integer else spec.high
+        g = np.float32(high + half) - v
+        f = g if f is None else np.minimum(f, g)
+    return f
+
+
+def segment_threshold(volume: Volume, spec: StructureSpec) -> Segmentation:
+    """Cut `spec` out of the volume: threshold, clean up, crop, field for marching cubes."""
+    from scipy import ndimage
+
+    modality = (volume.info.modality or "").upper()
+    if spec.hu and modality and modality != "CT":
+        raise SegmentError(
+            f"structure {spec.name!r} is a CT preset in Hounsfield units, but the series is "
+            f"{modality}; give thresholds for this image with --structure NAME:LOW[:HIGH]"
+        )
+    arr = volume.array
+    integer = np.issubdtype(arr.dtype, np.integer)
+    mask = np.ones(arr.shape, dtype=bool)
+    if spec.low is not None:
+        mask &= arr >= (np.ceil(spec.low) if integer else spec.low)
+    if spec.high is not None:
+        mask &= arr <= (np.floor(spec.high) if integer else spec.high)
+    box = _bbox(mask)
+    if box is None:
+        raise SegmentError(_empty_message(volume, spec))
+    if spec.exclude_above is not None and spec.exclude_mm > 0:
+        r = np.maximum(
+            1, np.round(spec.exclude_mm / np.array(volume.spacing)[::-1]).astype(int)
+        )  # voxels along k, j, i
+        grown = tuple(
+            slice(max(0, s.start - int(n)), min(dim, s.stop + int(n)))
+            for s, n, dim in zip(box, r, arr.shape, strict=True)
+        )
+        near = ndimage.maximum_filter(
+            (arr[grown] >= spec.exclude_above).view(np.uint8), size=tuple(2 * r + 1)
+        ).astype(bool)
+        inner = tuple(
+            slice(b.start - g.start, b.stop - g.start) for b, g in zip(box, grown, strict=True)
+        )
+        sub = mask[box] & ~near[inner]
+    else:
+        sub = mask[box]
+    voxel_mm3 = float(np.prod(volume.spacing))
+    drop_at = []
+    if spec.not_outside:  # the air around the patient reaches the corners of the volume
+        for corner in np.ndindex(2, 2, 2):
+            idx = tuple((dim - 1) * c for dim, c in zip(arr.shape, corner, strict=True))
+            if all(b.start <= v < b.stop for v, b in zip(idx, box, strict=True)):
+                drop_at.append(tuple(v - b.start for v, b in zip(idx, box, strict=True)))
+    kept, _ = _keep_components(sub, spec, voxel_mm3, drop_at)
+    if spec.fill_holes:
+        kept = _fill_holes(kept)
+    box2 = _bbox(kept)
+    if box2 is None:
+        raise SegmentError(
+            f"structure {spec.name!r}: nothing left after dropping pieces under "
+            f"{spec.min_volume_mm3:g} mm^3; check the thresholds"
+        )
+    kept = kept[box2]
+    box = tuple(slice(a.start + b.start, a.start + b.stop) for a, b in zip(box, box2, strict=True))
+    field = _threshold_field(arr[box], spec, integer)
+    # Follow the cleaned mask where it differs from the raw threshold.
+    np.maximum(field, 0.5, out=field, where=kept)
+    np.minimum(field, -0.5, out=field, where=~kept)
+    voxels = int(kept.sum())
+    return Segmentation(
+        spec=spec,
+        field=np.pad(field, 1, constant_values=-1.0),
+        origin_kji=tuple(int(s.start) for s in box),
+        affine=volume.affine,
+        voxels=voxels,
+        volume_ml=voxels * voxel_mm3 / 1000.0,
+    )
+
+
+def _empty_message(volume: Volume, spec: StructureSpec) -> str:
+    lo, hi = float(volume.array.min()), float(volume.array.max())
+    rng = f"{spec.low if spec.low is not None else '-inf'}..{spec.high if spec.high is not None else 'inf'}"
+    return (
+        f"structure {spec.name!r}: no voxel in {rng} (the image ranges {lo:g}..{hi:g}); "
+        "check the thresholds and the modality"
+    )
+
+
+def segment_labels(
+    labels: LabelVolume, value: int, spec: StructureSpec, layer: int = 0
+) -> Segmentation:
+    """One label of a labelmap made elsewhere: mask smoothed a little (sub-voxel surface)."""
+    from scipy import ndimage
+
+    arr = labels.layer(layer)
+    mask = arr == value
+    box = _bbox(mask)
+    if box is None:
+        raise SegmentError(f"{labels.path}: label {value} ({spec.name}) has no voxel")
+    pad = 2
+    box = tuple(
+        slice(max(0, s.start - pad), min(dim, s.stop + pad))
+        for s, dim in zip(box, arr.shape, strict=True)
+    )
+    sub = mask[box].astype(np.float32)
+    # A light blur turns the staircase of a binary mask into a smooth sub-voxel surface.
+    field = ndimage.gaussian_filter(sub, sigma=0.7, mode="constant", truncate=2.0) - 0.5
+    spacing = np.linalg.norm(labels.affine[:3, :3], axis=0)
+    voxels = int(mask[box].sum())
+    return Segmentation(
+        spec=spec,
+        field=np.pad(field, 1, constant_values=-0.5),
+        origin_kji=tuple(int(s.start) for s in box),
+        affine=labels.affine,
+        voxels=voxels,
+        volume_ml=voxels * float(np.prod(spacing)) / 1000.0,
+    )
+
+
+def label_specs(labels: LabelVolume, start_index: int = 0) -> list[tuple[int, int, StructureSpec]]:
+    """(layer, value, spec) for each segment of a labelmap, names/colours from the file if any."""
+    out = []
+    if labels.segments:
+        segs = [(s.layer, s.value, s.name, s.color) for s in labels.segments]
+    else:
+        segs = [(0, v, f"Label {v}", None) for v in labels.values()]
+    for n, (layer, value, name, color) in enumerate(segs):
+        if color is not None:
+            rgb = linear(color)
+        elif name.lower() in NAMED:
+            rgb = linear(NAMED[name.lower()])
+        else:
+            rgb = palette(start_index + n)
+        lname = name.lower()
+        category = (
+            "tumour"
+            if any(w in lname for w in ("tumour", "tumor", "lesion"))
+            else "vessel"
+            if any(w in lname for w in ("vessel", "artery", "vein", "sinus"))
+            else "organ"
+        )
+        critical = category == "vessel" or "ventric" in lname
+        opacity = 0.3 if lname in ("brain", "skin") else 1.0
+        spec = StructureSpec(
+            name=name,
+            color=rgb,
+            category=category,
+            critical=critical,
+            opacity=opacity,
+            triangles=60_000,
+        )
+        out.append((layer, value, spec))
+    return out
+
+
+def with_budget(spec: StructureSpec, triangles: int | None) -> StructureSpec:
+    return spec if triangles is None else replace(spec, triangles=int(triangles))
