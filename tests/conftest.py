@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from orkiosk.plan.demo import demo_package_path, surface
+from orkiosk.plan.demo import demo_package_path
+from orkiosk.plan.synthetic import surface
 from orkiosk.plan.model import Landmark, Patient, Plan, Structure, Study, Trajectory
 from orkiosk.plan.package import write_package
 
@@ -89,3 +90,41 @@ def gltf_validator():
         return json.loads(out.stdout)
 
     return validate
+
+
+@pytest.fixture(scope="session")
+def kiosk(tmp_path_factory):
+    """The real kiosk app (offscreen window, 1600x900) on a copy of the demo plan.
+
+    Session-wide because Kivy allows one window per process. Tests must leave it as they found
+    it (view mode, unlocked, demo plan v1 shown, anterior view).
+    """
+    from kiosk_harness import KioskDriver, prepare_environment
+
+    base = tmp_path_factory.mktemp("kiosk")
+    prepare_environment(base / "kivy-home")
+    from orkiosk.app.settings import KioskSettings
+
+    settings = KioskSettings(
+        windowed=True,
+        width=1600,
+        height=900,
+        control_socket=base / "control.sock",
+        watch=base / "inbox",
+    )
+    (base / "inbox").mkdir()
+    plan = base / "demo"
+    shutil.copytree(demo_package_path(), plan)
+    from orkiosk.app.kivyconfig import configure_kivy
+
+    configure_kivy(settings)
+    from orkiosk.app.kiosk import KioskApp
+
+    app = KioskApp(settings, plan)
+    app._run_prepare()
+    driver = KioskDriver(app)
+    driver.base = base
+    driver.settle(timeout=20)
+    yield driver
+    app.stop()
+    driver.pump(frames=2)

@@ -18,7 +18,7 @@ from orkiosk.build.markups import (
 from orkiosk.build.meshfiles import MeshFileError, read_mesh_file, write_stl
 from orkiosk.build.phantom import markups_json, phantom_plan
 from orkiosk.build.surface import signed_volume_mm3
-from orkiosk.plan.demo import surface
+from orkiosk.plan.synthetic import surface
 
 
 def _mrk(tmp_path, markups, name="m.mrk.json"):

@@ -259,7 +259,7 @@ def test_existing_output_needs_force(phantom_dir, tmp_path, capsys):
 
 def test_mesh_import(phantom_dir, tmp_path, capsys):
     from orkiosk.build.meshfiles import write_stl
-    from orkiosk.plan.demo import surface
+    from orkiosk.plan.synthetic import surface
 
     capsys.readouterr()
     ball = surface(tuple(LESION_C), (5, 5, 5), 12, 16)

@@ -6,7 +6,7 @@ import struct
 import numpy as np
 import pytest
 
-from orkiosk.plan.demo import surface
+from orkiosk.plan.synthetic import surface
 from orkiosk.plan.glb import GlbError, decode_glb, encode_glb
 from orkiosk.plan.mesh import MeshError
 from orkiosk.plan.package import load_package

@@ -37,13 +37,21 @@ def test_bundled_demo_verifies():
     assert "OK" in result.stdout
 
 
-def test_bundled_demo_is_made_by_the_repository_code(tmp_path):
-    from orkiosk.plan.demo import make_demo_plan
+def test_bundled_demo_is_the_left_sided_phantom_plan():
+    """The demo is built from the CT phantom (orkiosk/build/demo.py): right patient, right side."""
+    from orkiosk.render.metrics import all_trajectory_metrics
 
-    plan, meshes = make_demo_plan()
-    fresh = write_package(plan, meshes, tmp_path / "demo")
-    for name in ["plan.json"] + [f"meshes/{s.id}.glb" for s in plan.structures]:
-        assert (fresh / name).read_bytes() == (demo_package_path() / name).read_bytes(), name
+    pkg = load_package(demo_package_path())
+    plan = pkg.plan
+    assert plan.patient.name == "PHANTOM, HEAD" and plan.laterality == "left"
+    lesion = pkg.meshes["lesion"].positions.mean(axis=0)
+    assert lesion[0] > 20, "the lesion lies in the patient's left hemisphere (+x LPS)"
+    skin = pkg.meshes["skin"].positions
+    assert skin[:, 1].min() < -100 and skin[:, 1].max() < 100, "the nose points anterior (-y)"
+    (traj,) = plan.trajectories
+    assert traj.target[0] > 0 and abs(traj.target[0] - lesion[0]) < 10
+    (metrics,) = all_trajectory_metrics(plan, pkg.meshes)
+    assert metrics.closest is not None and metrics.closest.distance > 3.0, "keeps clear"
 
 
 def test_flipped_byte_in_a_mesh_is_named(demo_copy):
@@ -233,4 +241,4 @@ def test_help_lists_commands():
 def test_info_prints_patient_and_laterality():
     result = orkiosk("info")
     assert result.returncode == 0, result.stderr
-    assert "DEMO^PHANTOM" in result.stdout and "LEFT" in result.stdout
+    assert "PHANTOM, HEAD" in result.stdout and "LEFT" in result.stdout

@@ -6,8 +6,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from orkiosk.plan.demo import make_demo_plan, surface
 from orkiosk.plan.package import load_package, write_package
+from orkiosk.plan.synthetic import make_synthetic_plan, surface
 
 
 def _best(fn, repeat: int) -> float:
@@ -21,7 +21,7 @@ def _best(fn, repeat: int) -> float:
 
 def bench_load(repeat: int = 7, triangles: int = 1_000_000) -> list[dict]:
     """Load a package of >= `triangles` triangles; compare with reading its bytes from cache."""
-    plan, meshes = make_demo_plan()
+    plan, meshes = make_synthetic_plan()
     # Replace the skin with a finely tessellated one so the package reaches the triangle count.
     other = sum(m.triangle_count for k, m in meshes.items() if k != "skin")
     n_lon = 1200
