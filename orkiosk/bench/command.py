@@ -16,6 +16,7 @@ BENCHMARKS = {
     "load": "orkiosk.plan.bench:bench_load",
     "touch": "orkiosk.bench.command:bench_touch_rows",
     "build": "orkiosk.build.bench:bench_rows",
+    "render": "orkiosk.render.bench:bench_rows",
 }
 
 

@@ -1,0 +1,219 @@
+"""Procedural meshes (numpy only): marker primitives, test shapes and benchmark surfaces.
+
+Unit primitives (sphere, cylinder, torus, cone) are drawn with a model matrix; the shapes in LPS
+mm (uv_sphere, noisy_ellipsoid) build Mesh objects for tests and benchmarks. Triangles wind
+counter-clockwise seen from outside.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from orkiosk.plan.mesh import Mesh, vertex_normals
+
+
+def _grid_faces(rows: int, cols: int, wrap: bool = True) -> np.ndarray:
+    """Two triangles per cell of a (rows+1) x cols vertex grid; columns wrap around."""
+    r, c = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
+    c1 = (c + 1) % cols if wrap else c + 1
+    width = cols if wrap else cols + 1
+    a = r * width + c
+    b = (r + 1) * width + c
+    bb = (r + 1) * width + c1
+    d = r * width + c1
+    tri1 = np.stack([a, b, bb], axis=-1).reshape(-1, 3)
+    tri2 = np.stack([a, bb, d], axis=-1).reshape(-1, 3)
+    return np.concatenate([tri1, tri2]).astype(np.uint32)
+
+
+def sphere_arrays(rings: int = 24, segments: int = 48):
+    """Unit sphere: positions (= normals) and faces; one vertex at each pole (closed surface)."""
+    rings = max(rings, 2)
+    theta = np.linspace(0.0, np.pi, rings + 1)[1:-1]
+    phi = np.linspace(0.0, 2.0 * np.pi, segments, endpoint=False)
+    t, p = np.meshgrid(theta, phi, indexing="ij")
+    ring = np.stack([np.sin(t) * np.cos(p), np.sin(t) * np.sin(p), np.cos(t)], axis=-1)
+    pos = np.concatenate([[[0.0, 0.0, 1.0]], ring.reshape(-1, 3), [[0.0, 0.0, -1.0]]])
+    pos = pos.astype(np.float32)
+    c = np.arange(segments)
+    c1 = (c + 1) % segments
+    south = len(pos) - 1
+    faces = [np.stack([np.zeros(segments, np.int64), 1 + c, 1 + c1], axis=1)]
+    if rings > 2:
+        faces.append(_grid_faces(rings - 2, segments) + 1)
+    last = 1 + (rings - 2) * segments
+    faces.append(np.stack([np.full(segments, south), last + c1, last + c], axis=1))
+    return pos, pos.copy(), np.concatenate(faces).astype(np.uint32)
+
+
+def uv_sphere(center=(0.0, 0.0, 0.0), radius=1.0, rings: int = 24, segments: int = 48) -> Mesh:
+    """A sphere (or an ellipsoid when radius is a 3-tuple) in LPS mm with exact normals."""
+    pos, nrm, faces = sphere_arrays(rings, segments)
+    radii = np.broadcast_to(np.asarray(radius, dtype=np.float64), (3,))
+    p = pos * radii + np.asarray(center, dtype=np.float64)
+    n = nrm / radii
+    n /= np.linalg.norm(n, axis=1, keepdims=True)
+    return Mesh.from_triangles(p, faces, n.astype(np.float32))
+
+
+def noisy_ellipsoid(
+    center=(0.0, 0.0, 0.0),
+    radii=(80.0, 95.0, 110.0),
+    triangles: int = 200_000,
+    noise: float = 0.03,
+    seed: int = 0,
+) -> Mesh:
+    """A bumpy closed ellipsoid of about `triangles` triangles (benchmarks: organ-like surfaces)."""
+    segments = max(8, int(round(np.sqrt(triangles))))
+    rings = max(4, int(round(triangles / (2 * segments))) + 1)
+    pos, _, faces = sphere_arrays(rings, segments)
+    rng = np.random.default_rng(seed)
+    d = pos.astype(np.float64)
+    factor = np.ones(len(d))
+    for _ in range(6):
+        k = rng.normal(size=3)
+        k *= rng.uniform(3.0, 12.0) / np.linalg.norm(k)
+        factor += noise / 2 * np.sin(d @ k + rng.uniform(0, 2 * np.pi))
+    p = d * factor[:, None] * np.asarray(radii, dtype=np.float64) + np.asarray(center)
+    p = p.astype(np.float32)
+    return Mesh.from_triangles(p, faces, vertex_normals(p, faces))
+
+
+def cylinder_arrays(segments: int = 24, caps: bool = True):
+    """Unit cylinder: radius 1 around +z, from z=0 to z=1, with flat end caps."""
+    phi = np.linspace(0.0, 2.0 * np.pi, segments, endpoint=False)
+    ring = np.stack([np.cos(phi), np.sin(phi), np.zeros_like(phi)], axis=-1)
+    side_pos = np.concatenate([ring, ring + [0.0, 0.0, 1.0]])
+    side_nrm = np.concatenate([ring, ring])
+    idx = np.arange(segments)
+    nxt = (idx + 1) % segments
+    top = idx + segments
+    side = np.concatenate(
+        [np.stack([idx, nxt, nxt + segments], 1), np.stack([idx, nxt + segments, top], 1)]
+    )
+    pos, nrm, faces = [side_pos], [side_nrm], [side]
+    if caps:
+        base = len(side_pos)
+        # bottom cap (normal -z): centre then ring
+        pos.append(np.concatenate([[[0.0, 0.0, 0.0]], ring]))
+        nrm.append(np.tile([0.0, 0.0, -1.0], (segments + 1, 1)))
+        faces.append(np.stack([np.full(segments, base), base + 1 + nxt, base + 1 + idx], 1))
+        base += segments + 1
+        pos.append(np.concatenate([[[0.0, 0.0, 1.0]], ring + [0.0, 0.0, 1.0]]))
+        nrm.append(np.tile([0.0, 0.0, 1.0], (segments + 1, 1)))
+        faces.append(np.stack([np.full(segments, base), base + 1 + idx, base + 1 + nxt], 1))
+    return (
+        np.concatenate(pos).astype(np.float32),
+        np.concatenate(nrm).astype(np.float32),
+        np.concatenate(faces).astype(np.uint32),
+    )
+
+
+def cone_arrays(segments: int = 24):
+    """Unit cone: base radius 1 at z=0 (capped), apex at z=1."""
+    phi = np.linspace(0.0, 2.0 * np.pi, segments, endpoint=False)
+    ring = np.stack([np.cos(phi), np.sin(phi), np.zeros_like(phi)], axis=-1)
+    slope = np.stack([np.cos(phi), np.sin(phi), np.ones_like(phi)], axis=-1) / np.sqrt(2.0)
+    idx = np.arange(segments)
+    nxt = (idx + 1) % segments
+    pos = np.concatenate([ring, np.tile([0.0, 0.0, 1.0], (segments, 1)), [[0, 0, 0]], ring])
+    nrm = np.concatenate([slope, slope, [[0, 0, -1.0]], np.tile([0.0, 0.0, -1.0], (segments, 1))])
+    apex = segments + idx
+    centre = 2 * segments
+    faces = np.concatenate(
+        [
+            np.stack([idx, nxt, apex], 1),
+            np.stack([np.full(segments, centre), centre + 1 + nxt, centre + 1 + idx], 1),
+        ]
+    )
+    return pos.astype(np.float32), nrm.astype(np.float32), faces.astype(np.uint32)
+
+
+def torus_arrays(minor: float = 0.3, segments: int = 32, sides: int = 12):
+    """Torus around +z, major radius 1, tube radius `minor`."""
+    u = np.linspace(0.0, 2.0 * np.pi, segments, endpoint=False)
+    v = np.linspace(0.0, 2.0 * np.pi, sides, endpoint=False)
+    uu, vv = np.meshgrid(u, v, indexing="ij")
+    centre = np.stack([np.cos(uu), np.sin(uu), np.zeros_like(uu)], axis=-1)
+    nrm = np.stack([np.cos(vv) * np.cos(uu), np.cos(vv) * np.sin(uu), np.sin(vv)], axis=-1)
+    pos = centre + minor * nrm
+    # grid over (segment, side), both wrapping
+    s, t = np.meshgrid(np.arange(segments), np.arange(sides), indexing="ij")
+    s1, t1 = (s + 1) % segments, (t + 1) % sides
+    a, b, c, d = s * sides + t, s1 * sides + t, s1 * sides + t1, s * sides + t1
+    faces = np.concatenate(
+        [np.stack([a, b, c], -1).reshape(-1, 3), np.stack([a, c, d], -1).reshape(-1, 3)]
+    )
+    return (
+        pos.reshape(-1, 3).astype(np.float32),
+        nrm.reshape(-1, 3).astype(np.float32),
+        faces.astype(np.uint32),
+    )
+
+
+def cluster_decimate(mesh: Mesh, target_triangles: int) -> Mesh:
+    """A lighter level of detail by vertex clustering on a uniform grid (fast, numpy only).
+
+    Good enough for drawing while the view moves; not for measuring. Returns `mesh` itself when
+    it is already small enough.
+    """
+    if mesh.triangle_count <= target_triangles:
+        return mesh
+    pos = mesh.positions.astype(np.float64)
+    idx = mesh.indices.astype(np.int64)
+    area = (
+        0.5
+        * np.linalg.norm(
+            np.cross(pos[idx[:, 1]] - pos[idx[:, 0]], pos[idx[:, 2]] - pos[idx[:, 0]]), axis=1
+        ).sum()
+    )
+    cell = np.sqrt(2.0 * area / max(target_triangles, 1)) if area > 0 else 1.0
+    best = mesh
+    for _ in range(3):
+        out = _cluster(pos, idx, cell)
+        if out is not None:
+            best = out
+            ratio = out.triangle_count / target_triangles
+            if 0.7 <= ratio <= 1.3:
+                break
+            cell *= np.sqrt(ratio)
+        else:
+            cell *= 0.7
+    return best
+
+
+def _cluster(pos: np.ndarray, idx: np.ndarray, cell: float) -> Mesh | None:
+    lo = pos.min(axis=0)
+    q = np.floor((pos - lo) / cell).astype(np.int64)
+    dims = q.max(axis=0) + 1
+    key = q[:, 0] + dims[0] * (q[:, 1] + dims[1] * q[:, 2])
+    _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    new_pos = np.empty((len(counts), 3))
+    for k in range(3):
+        new_pos[:, k] = np.bincount(inverse, weights=pos[:, k]) / counts
+    f = inverse[idx]
+    keep = (f[:, 0] != f[:, 1]) & (f[:, 1] != f[:, 2]) & (f[:, 0] != f[:, 2])
+    f = f[keep]
+    if len(f) == 0:
+        return None
+    # duplicates stay: removing one of a pair would break the even edge count that the
+    # crossing-count (cut section) logic relies on
+    p = new_pos.astype(np.float32)
+    return Mesh.from_triangles(p, f.astype(np.uint32), vertex_normals(p, f))
+
+
+def is_closed(indices: np.ndarray) -> bool:
+    """Whether triangles form closed, consistently oriented surfaces: every directed edge
+    (a, b) is matched by as many reversed ones (b, a). Such meshes can be drawn with back faces
+    culled (nothing can look at their inside unless a clipping plane opens them), and their
+    inside is well defined for cut sections. A few non-manifold edges (marching cubes pinches,
+    decimation) are allowed as long as the orientation stays consistent."""
+    f = np.asarray(indices, dtype=np.int64).reshape(-1, 3)
+    if len(f) == 0:
+        return False
+    n = int(f.max()) + 1
+    a = f.ravel()
+    b = f[:, [1, 2, 0]].ravel()
+    fwd = np.sort(a * n + b)
+    rev = np.sort(b * n + a)
+    return bool(np.array_equal(fwd, rev))

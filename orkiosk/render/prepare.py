@@ -1,0 +1,71 @@
+"""CPU-side scene preparation (numpy, no GL): may run on a worker thread.
+
+prepare_scene() does the slow part of showing a plan (level-of-detail meshes, closedness tests,
+label anchors, bounds); Renderer.create_scene() then only uploads buffers on the GL thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from orkiosk.plan.mesh import Mesh
+from orkiosk.plan.model import Plan
+from orkiosk.render import geometry
+from orkiosk.render.errors import RenderError
+from orkiosk.render.state import plan_bounds
+
+DEFAULT_LOD_BUDGET = 60_000  # triangles of the whole plan drawn while the view moves
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedStructure:
+    id: str
+    name: str
+    mesh: Mesh
+    lod: Mesh | None  # lighter mesh for interactive frames (None: draw `mesh`)
+    bounds: tuple[np.ndarray, np.ndarray]
+    anchor: np.ndarray  # a surface point near the middle: where its label points
+    closed: bool  # closed, consistently wound: back faces may be culled, sections capped
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedScene:
+    plan: Plan
+    structures: tuple[PreparedStructure, ...]
+    bounds: tuple[np.ndarray, np.ndarray]
+
+
+def prepare_scene(
+    plan: Plan, meshes: dict[str, Mesh], lod_budget: int = DEFAULT_LOD_BUDGET
+) -> PreparedScene:
+    """Everything a Scene needs besides the GPU. lod_budget: 0 for no lighter meshes."""
+    missing = [s.id for s in plan.structures if s.id not in meshes]
+    if missing:
+        raise RenderError(f"no mesh for structure(s): {', '.join(missing)}")
+    total = sum(meshes[s.id].triangle_count for s in plan.structures)
+    out = []
+    for s in plan.structures:
+        mesh = meshes[s.id]
+        lo, hi = mesh.bounds()
+        centre = mesh.positions.mean(axis=0)
+        k = int(np.argmin(((mesh.positions - centre) ** 2).sum(axis=1)))
+        lod = None
+        if lod_budget and total > lod_budget:
+            share = max(1500, int(lod_budget * mesh.triangle_count / total))
+            if mesh.triangle_count > share * 1.5:
+                light = geometry.cluster_decimate(mesh, share)
+                lod = None if light is mesh else light
+        out.append(
+            PreparedStructure(
+                id=s.id,
+                name=s.name,
+                mesh=mesh,
+                lod=lod,
+                bounds=(lo.astype(np.float64), hi.astype(np.float64)),
+                anchor=mesh.positions[k].astype(np.float64),
+                closed=geometry.is_closed(mesh.indices),
+            )
+        )
+    return PreparedScene(plan, tuple(out), plan_bounds(plan, meshes))

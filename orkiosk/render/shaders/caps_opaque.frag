@@ -1,0 +1,29 @@
+#version 330
+// Sections of cut opaque structures, drawn on the clipping plane before the surfaces (which
+// then only show where they lie in front of it), with the plane's depth.
+#include "lighting.glsl"
+#include "caps_common.glsl"
+
+uniform mat4 u_proj;
+
+in vec2 v_uv;
+out vec4 f_color;
+
+void main() {
+    vec3 p;
+    if (!plane_point(v_uv, p)) {
+        discard;
+    }
+    ivec2 q = ivec2(gl_FragCoord.xy);
+    int owner = owner_at(q);
+    if (owner < 0 || u_opacities[owner] < 0.999) {
+        discard;
+    }
+    vec3 c = cap_color(u_colors[owner]);
+    if (section_edge(q, owner)) {
+        c *= 0.3;
+    }
+    vec4 clip = u_proj * vec4(p, 1.0);
+    gl_FragDepth = clamp(clip.z / clip.w * 0.5 + 0.5, 0.0, 1.0);
+    f_color = vec4(to_display(c), 1.0);
+}

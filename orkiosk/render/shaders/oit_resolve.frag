@@ -1,0 +1,19 @@
+#version 330
+// Lays the translucent layer (weighted blended OIT) over the opaque picture already in the
+// target: out = avg * (1 - revealage), blended with dst * revealage (blend ONE, SRC_ALPHA).
+
+uniform sampler2D u_accum;   // RGBA16F: sum colour*w (linear), revealage in alpha
+uniform sampler2D u_weight;  // R16F: sum w
+
+in vec2 v_uv;
+out vec4 f_color;
+
+void main() {
+    vec4 acc = texture(u_accum, v_uv);
+    float reveal = acc.a;
+    if (reveal >= 0.999) {
+        discard;
+    }
+    vec3 avg = acc.rgb / max(texture(u_weight, v_uv).r, 1e-5);
+    f_color = vec4(sqrt(clamp(avg, 0.0, 1.0)) * (1.0 - reveal), reveal);
+}
