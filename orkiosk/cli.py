@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "orkiosk.bench.command",
     "orkiosk.render.commands",
     "orkiosk.build.commands",
+    "orkiosk.app.commands",
 )
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from orkiosk.plan.demo import demo_package_path
-from orkiosk.plan.synthetic import surface
 from orkiosk.plan.model import Landmark, Patient, Plan, Structure, Study, Trajectory
 from orkiosk.plan.package import write_package
+from orkiosk.plan.synthetic import surface
 
 ROOT = Path(__file__).resolve().parents[1]
 IN_CI = bool(os.environ.get("CI"))

@@ -305,3 +305,15 @@ def test_help_mentions_coordinates(capsys):
         main(["build", "--help"])
     out = capsys.readouterr().out
     assert "LPS" in out and "--preset" in out and "--markups" in out
+
+
+def test_opacity_option_sets_the_default_look():
+    from orkiosk.build.pipeline import BuildError, _apply_opacity
+    from orkiosk.plan.model import Structure
+
+    bone = Structure("bone", "Bone", "meshes/bone.glb")
+    (out,) = _apply_opacity([bone], ["bone=0.4"])
+    assert out.opacity == 0.4
+    for bad, msg in (("bone", "ID=VALUE"), ("bone=2", "ID=VALUE"), ("skull=0.5", "no structure")):
+        with pytest.raises(BuildError, match=msg):
+            _apply_opacity([bone], [bad])

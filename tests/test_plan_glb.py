@@ -6,10 +6,10 @@ import struct
 import numpy as np
 import pytest
 
-from orkiosk.plan.synthetic import surface
 from orkiosk.plan.glb import GlbError, decode_glb, encode_glb
 from orkiosk.plan.mesh import MeshError
 from orkiosk.plan.package import load_package
+from orkiosk.plan.synthetic import surface
 
 
 def test_round_trip_is_exact_in_lps():

@@ -6,6 +6,7 @@ come from Renderer.read_image(), top row first, exactly as written to PNG.
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -34,6 +35,8 @@ def ctx():
     try:
         context = create_headless_context()
     except RenderError as exc:
+        if os.environ.get("CI"):  # CI installs Mesa: a missing GL there is a failure
+            pytest.fail(f"no headless OpenGL in CI: {exc}")
         pytest.skip(f"no headless OpenGL: {exc}")
     yield context
     context.release()
@@ -392,6 +395,31 @@ def test_render_into_caller_framebuffer_with_external_texture(renderer, ctx):
     finally:
         scene.release()
         for obj in (fbo, depth, wrapped, tex):
+            obj.release()
+
+
+def test_picture_in_a_caller_framebuffer_is_opaque(renderer, ctx):
+    """Kivy draws the wrapped texture with alpha blending: every pixel must have alpha 1,
+    or translucent anatomy over the background disappears on the kiosk."""
+    plan, meshes = make_plan(
+        [("shell", (0.0, 0.0, 0.0), 40.0, BLUE, 0.3), ("core", (0.0, 0.0, 0.0), 10.0, RED, 1.0)]
+    )
+    tex, depth = ctx.texture((W, H), 4), ctx.depth_renderbuffer((W, H))
+    fbo = ctx.framebuffer([tex], depth)
+    scene = renderer.create_scene(plan, meshes)
+    try:
+        cam = Camera.named("anterior", scene.bounds)
+        for quality in (Quality(), Quality(scale=1.0, msaa=0, lod=True, outlines=False)):
+            fbo.clear(0.0, 0.0, 0.0, 0.0)
+            assert ctx.error == "GL_NO_ERROR", "clear"
+            renderer.render(scene, cam, st(), framebuffer=fbo, quality=quality)
+            assert ctx.error == "GL_NO_ERROR", "render"
+            rgba = np.frombuffer(fbo.read(components=4), np.uint8).reshape(H, W, 4)
+            assert ctx.error == "GL_NO_ERROR", "read"
+            assert (rgba[..., 3] == 255).all()
+    finally:
+        scene.release()
+        for obj in (fbo, depth, tex):
             obj.release()
 
 

@@ -17,6 +17,7 @@ BENCHMARKS = {
     "touch": "orkiosk.bench.command:bench_touch_rows",
     "build": "orkiosk.build.bench:bench_rows",
     "render": "orkiosk.render.bench:bench_rows",
+    "kiosk": "orkiosk.app.bench:bench_kiosk",
 }
 
 

@@ -109,6 +109,13 @@ def register(sub) -> None:
         metavar="N",
         help="Taubin smoothing iterations (default 10; 0 = none)",
     )
+    g.add_argument(
+        "--opacity",
+        action="append",
+        default=[],
+        metavar="ID=VALUE",
+        help="default opacity of a structure (0..1), e.g. bone=0.4 to show what lies inside",
+    )
     g = p.add_argument_group("plan")
     g.add_argument(
         "--markups",
@@ -217,6 +224,7 @@ def run_build(args) -> int:
         sign=args.sign,
         triangles=args.triangles,
         smooth=args.smooth,
+        opacity=args.opacity,
         overwrite=args.force,
     )
     progress = Progress(enabled=not args.quiet)

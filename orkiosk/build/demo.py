@@ -25,6 +25,7 @@ def build_args(phantom_dir: Path, out: Path, triangles: int = DEMO_TRIANGLES) ->
         "--procedure", "Stereotactic biopsy", "--laterality", "left",
         "--planner", "Demo Planner", "--case-id", "PHANTOM-DEMO",
         "--triangles", str(triangles),
+        "--opacity", "bone=0.4",  # the lesion and the path show through at a glance
     ]  # fmt: skip
 
 

@@ -69,6 +69,7 @@ class BuildOptions:
     sign: Path | None = None
     triangles: int | None = None
     smooth: int = 10
+    opacity: list[str] = field(default_factory=list)  # ID=VALUE, the plan's default look
     overwrite: bool = False
 
 
@@ -400,6 +401,7 @@ def run_build(opts: BuildOptions, progress: Progress | None = None) -> BuildResu
         raise BuildError(
             f"--case-id {opts.case_id!r}: use letters, digits, '.', '_' and '-' only (max 64)"
         )
+    structures = _apply_opacity(structures, opts.opacity)
     plan = Plan(
         case_id=_safe_case_id(case_id),
         plan_version=int(opts.plan_version),
@@ -441,6 +443,25 @@ def run_build(opts: BuildOptions, progress: Progress | None = None) -> BuildResu
     for r in results:
         r.bytes = sizes.get(f"meshes/{r.id}.glb", 0)
     return BuildResult(pkg, loaded.plan, volume, results, dict(watch.seconds), notes, signed)
+
+
+def _apply_opacity(structures: list[Structure], specs: list[str]) -> list[Structure]:
+    """--opacity ID=VALUE: the opacity a structure is shown with by default (0..1)."""
+    out = list(structures)
+    ids = [s.id for s in out]
+    for spec in specs:
+        sid, sep, value = spec.partition("=")
+        try:
+            opacity = float(value)
+        except ValueError:
+            opacity = float("nan")
+        if not sep or not 0.0 <= opacity <= 1.0:
+            raise BuildError(f"--opacity {spec!r}: expected ID=VALUE with VALUE from 0 to 1")
+        if sid not in ids:
+            raise BuildError(f"--opacity {spec!r}: no structure {sid!r} (known: {', '.join(ids)})")
+        i = ids.index(sid)
+        out[i] = replace(out[i], opacity=opacity)
+    return out
 
 
 def _structure(sid, name, color, opacity, category, critical) -> Structure:

@@ -293,6 +293,7 @@ class Renderer:
 
     def __init__(self, ctx: moderngl.Context):
         self.ctx = check_context(ctx)
+        self._home = ctx.detect_framebuffer()  # bound when the renderer was made (0 headless)
         self._objects: list = []
         self._targets: _Targets | None = None
         self._output = None  # (texture, fbo) when drawing into our own target
@@ -719,6 +720,12 @@ class Renderer:
         if state.orientation_marker:
             self._draw_orientation_marker(camera, framebuffer, viewport)
             lap("marker")
+        # 5. the picture is opaque: whoever shows the target (Kivy) blends it by its alpha
+        framebuffer.use()
+        framebuffer.color_mask = (False, False, False, True)
+        framebuffer.clear(0.0, 0.0, 0.0, 1.0, viewport=viewport)
+        framebuffer.color_mask = (True, True, True, True)
+        self._home.use()  # leave no caller's framebuffer bound: the caller may release it
         ctx.enable_only(moderngl.NOTHING)
         ctx.blend_func = moderngl.DEFAULT_BLENDING
         ctx.depth_func = "<"

@@ -1,0 +1,73 @@
+"""`orkiosk run`: the OR kiosk. Kivy is imported only when the command runs."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "run",
+        help="open the OR kiosk (full screen) on a plan (default: the demo plan)",
+        description="Full-screen touch kiosk showing a planning package. Settings come from "
+        "/etc/orkiosk/kiosk.toml (or --settings / ORKIOSK_SETTINGS), then ORKIOSK_* variables, "
+        "then these options. Escape does not quit in kiosk mode; use --windowed to develop.",
+    )
+    p.add_argument(
+        "package", type=Path, nargs="?", help="package to show (default: settings, then the demo)"
+    )
+    p.add_argument("--settings", type=Path, metavar="FILE", help="settings file (TOML)")
+    p.add_argument(
+        "--windowed", action="store_true", default=None, help="a window, not full screen"
+    )
+    p.add_argument("--size", metavar="WxH", help="window size when windowed (default 1920x1080)")
+    p.add_argument("--watch", type=Path, metavar="DIR", help="offer packages that appear in DIR")
+    p.add_argument("--control-socket", type=Path, metavar="PATH", help="accept package paths here")
+    p.add_argument("--trust", type=Path, metavar="KEYDIR", help="trusted planner keys (*.pub)")
+    p.add_argument("--require-signature", action="store_true", default=None)
+    p.add_argument("--mouse", action="store_true", default=None, help="also accept a mouse")
+    p.set_defaults(func=run)
+
+
+def parse_size(text: str | None) -> tuple[int | None, int | None]:
+    from orkiosk.app.settings import SettingsError
+
+    if not text:
+        return None, None
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise SettingsError(f"--size {text!r}: expected WIDTHxHEIGHT, e.g. 1280x800") from None
+    if w < 320 or h < 240:
+        raise SettingsError(f"--size {text!r}: at least 320x240")
+    return w, h
+
+
+def run(args) -> int:
+    from orkiosk.app.settings import load_settings, with_overrides
+    from orkiosk.plan.demo import demo_package_path
+
+    width, height = parse_size(args.size)
+    settings = with_overrides(
+        load_settings(args.settings),
+        windowed=args.windowed,
+        width=width,
+        height=height,
+        watch=args.watch,
+        control_socket=args.control_socket,
+        trust=args.trust,
+        require_signature=args.require_signature,
+        mouse=args.mouse,
+        plan=args.package,
+    )
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    from orkiosk.app.kivyconfig import configure_kivy
+
+    configure_kivy(settings)
+    from orkiosk.app.kiosk import KioskApp  # creates the window
+
+    KioskApp(settings, settings.plan or demo_package_path()).run()
+    return 0

@@ -1,0 +1,422 @@
+"""The kiosk application: layout from kiosk.kv, state in KioskState, 3D in PlanView.
+
+Plans are verified and prepared on a worker thread (load_package, trajectory metrics) and offered
+to the state on the Kivy thread; only then are the meshes uploaded and swapped in. Anything that
+goes wrong becomes a banner with the reason; the plan on screen stays.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.core.window import Window
+from kivy.factory import Factory
+from kivy.lang import Builder
+from kivy.properties import BooleanProperty, ListProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
+
+from orkiosk.app import watchdog
+from orkiosk.app.intake import ControlSocket, FolderWatcher
+from orkiosk.app.settings import KioskSettings
+from orkiosk.app.state import OPACITY_STEPS, KioskState
+from orkiosk.app.view3d import PlanView
+from orkiosk.errors import OrkioskError
+from orkiosk.plan.package import Package, load_package
+from orkiosk.plan.signing import load_trust_dir
+from orkiosk.render.camera import NAMED_VIEWS
+from orkiosk.render.metrics import TrajectoryMetrics, all_trajectory_metrics
+from orkiosk.render.prepare import prepare_scene
+from orkiosk.render.state import InteractionQuality, Quality
+
+log = logging.getLogger("orkiosk.kiosk")
+KV_FILE = Path(__file__).resolve().parents[2] / "kiosk.kv"
+
+
+class StructureRow(BoxLayout):
+    sid = StringProperty("")
+    label = StringProperty("")
+    shown = BooleanProperty(True)
+    swatch = ListProperty([1.0, 1.0, 1.0])
+    opacity_text = StringProperty("100 %")
+    __events__ = ("on_toggle", "on_opacity")
+
+    def on_toggle(self, *_):
+        pass
+
+    def on_opacity(self, *_):
+        pass
+
+
+class KioskRoot(BoxLayout):
+    patient_name = StringProperty("")
+    patient_ids = StringProperty("")
+    procedure = StringProperty("")
+    plan_line = StringProperty("")
+    laterality = StringProperty("")
+    alert_text = StringProperty("")
+    alert_kind = StringProperty("")  # "error" | "confirm" | ""
+    readout = StringProperty("")
+    status = StringProperty("")
+    placeholder = StringProperty("Loading plan ...")
+
+
+Factory.register("PlanView", cls=PlanView)
+Factory.register("StructureRow", cls=StructureRow)
+
+
+def dicom_name(pn: str) -> str:
+    """DICOM person name FAMILY^Given^Middle -> 'FAMILY, Given Middle'."""
+    parts = [p for p in pn.split("^")]
+    if len(parts) == 1:
+        return pn
+    family, rest = parts[0], " ".join(p for p in parts[1:] if p)
+    return f"{family.upper()}, {rest}" if rest else family.upper()
+
+
+class KioskApp(App):
+    title = "orkiosk"
+
+    def __init__(self, settings: KioskSettings, plan_path: Path | None, **kwargs):
+        super().__init__(**kwargs)
+        self.settings = settings
+        self.plan_path = plan_path
+        self.state = KioskState()
+        self.metrics: list[TrajectoryMetrics] = []
+        self.source = ""
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orkiosk-load")
+        self._trusted = None
+        self._intake = []
+        self._loading = 0
+        self._lock = threading.Lock()
+        self._metrics_for: dict[str, list] = {}  # by manifest sha256, until shown or dropped
+        self._prepared: dict[str, object] = {}  # prepare_scene() results, likewise
+
+    # ------------------------------------------------------------------ build
+    def build(self):
+        if not KV_FILE.exists():
+            raise OrkioskError(f"{KV_FILE}: kiosk layout file is missing")
+        Builder.load_file(str(KV_FILE))
+        root = KioskRoot()
+        self.view: PlanView = root.ids.view
+        s = self.settings
+        interactive = Quality(scale=s.interactive_scale, msaa=0, lod=True, outlines=False)
+        self.view.attach(self.state, InteractionQuality(interactive, Quality(msaa=s.msaa)))
+        self.view.set_gesture_settings(s.gestures)
+        self.view.bind(quality=self._refresh_status)
+        self.state.subscribe(self._on_state)
+        self.root_widget = root
+        self._fill_views(root)
+        return root
+
+    def on_start(self):
+        Window.clearcolor = (0.05, 0.06, 0.075, 1)
+        if self.settings.trust is not None:
+            try:
+                self._trusted = load_trust_dir(self.settings.trust)
+            except OrkioskError as exc:
+                self.state.set_error(f"Trusted keys unusable: {exc}")
+        if self.plan_path is not None:
+            self.request_load(self.plan_path, "start")
+        else:
+            self.root.placeholder = "No plan configured. Push a plan or set kiosk.plan."
+        try:
+            if self.settings.watch is not None:
+                self._intake.append(
+                    FolderWatcher(
+                        self.settings.watch, lambda p: self.request_load(p, "watch")
+                    ).start()
+                )
+            if self.settings.control_socket is not None:
+                self._intake.append(
+                    ControlSocket(
+                        self.settings.control_socket, lambda p: self.request_load(p, "control")
+                    ).start()
+                )
+        except OSError as exc:
+            self.state.set_error(f"Plan intake unavailable: {exc}")
+        watchdog.notify("READY=1")
+        interval = watchdog.interval()
+        if interval:
+            Clock.schedule_interval(lambda dt: watchdog.notify("WATCHDOG=1"), interval)
+        Clock.schedule_interval(lambda dt: self._refresh_status(), 1.0)
+        self._refresh_status()
+
+    def on_stop(self):
+        for item in self._intake:
+            item.stop()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.view.release()
+
+    # ------------------------------------------------------------------ loading
+    def request_load(self, path: Path, source: str) -> None:
+        """From any thread: verify and prepare a package off the UI thread, then offer it."""
+        with self._lock:
+            self._loading += 1
+        Clock.schedule_once(lambda dt: self._refresh_status())
+        self._pool.submit(self._load_worker, Path(path), source)
+
+    def _load_worker(self, path: Path, source: str) -> None:
+        t0 = time.perf_counter()
+        try:
+            pkg = load_package(
+                path, trusted=self._trusted, require_signature=self.settings.require_signature
+            )
+            metrics = all_trajectory_metrics(pkg.plan, pkg.meshes)
+            prepared = prepare_scene(pkg.plan, pkg.meshes)
+        except OrkioskError as exc:
+            msg = str(exc)
+            Clock.schedule_once(lambda dt: self._load_failed(path, msg))
+        except Exception as exc:  # never let a worker die silently
+            log.exception("unexpected error loading %s", path)
+            msg = f"{type(exc).__name__}: {exc}"
+            Clock.schedule_once(lambda dt: self._load_failed(path, msg))
+        else:
+            log.info("verified %s in %.0f ms", path, (time.perf_counter() - t0) * 1000)
+            Clock.schedule_once(lambda dt: self._loaded(pkg, metrics, prepared, source))
+        finally:
+            with self._lock:
+                self._loading -= 1
+
+    def _loaded(self, pkg: Package, metrics, prepared, source: str) -> None:
+        self._metrics_for[pkg.manifest_sha256] = metrics
+        self._prepared[pkg.manifest_sha256] = prepared
+        try:
+            offer = self.state.offer(pkg, prepare=self._stage)
+        except OrkioskError as exc:
+            self._load_failed(pkg.path, f"cannot be displayed: {exc}")
+            return
+        log.info(
+            "plan %s v%s from %s: %s %s",
+            pkg.plan.case_id,
+            pkg.plan.plan_version,
+            source,
+            offer.outcome,
+            offer.reason,
+        )
+        if offer.outcome == "shown":
+            self.source = source
+        keep = {p.manifest_sha256 for p in (self.state.pending,) if p is not None}
+        self._metrics_for = {k: v for k, v in self._metrics_for.items() if k in keep}
+        self._prepared = {k: v for k, v in self._prepared.items() if k in keep}
+        self._refresh_status()
+
+    def _load_failed(self, path: Path, message: str) -> None:
+        log.warning("refused %s: %s", path, message)
+        shown = self.state.package is not None
+        self.state.set_error(
+            f"Plan not loaded ({path.name}): {message}"
+            + (" - the plan on screen is unchanged." if shown else "")
+        )
+        if not shown:
+            self.root.placeholder = f"No plan shown.\n{path}:\n{message}"
+        self._refresh_status()
+
+    # ------------------------------------------------------------------ state -> widgets
+    def _on_state(self, what: str) -> None:
+        root = self.root
+        if root is None:
+            return
+        if what == "package":
+            pkg = self.state.package
+            same = self.view.scene is not None and self.view.scene.plan.case_id == pkg.plan.case_id
+            self.view.swap_in(pkg, keep_camera=same)
+            self.metrics = self._metrics_for.pop(pkg.manifest_sha256, self.metrics)
+            self._fill_banner(pkg)
+            self._fill_trajectories(pkg)
+            self._fill_structures(pkg)
+            self._fill_views(root)
+            root.placeholder = ""
+        elif what == "structures":
+            self._fill_structures(self.state.package)
+        if what in ("package", "measure", "named", "mode", "cut"):
+            self._fill_readout()
+        if what in ("package", "error", "pending"):
+            self._fill_alert()
+        if what == "lock":
+            root.ids.lock.state = "down" if self.state.locked else "normal"
+        if what == "mode":
+            root.ids.cut_mode.state = "down" if self.state.mode == "cut" else "normal"
+            root.ids.measure_mode.state = "down" if self.state.mode == "measure" else "normal"
+        self._refresh_status()
+
+    def _fill_banner(self, pkg: Package) -> None:
+        p, root = pkg.plan, self.root
+        root.patient_name = dicom_name(p.patient.name)
+        root.patient_ids = (
+            f"ID {p.patient.id}    born {p.patient.birth_date or 'unknown'}    "
+            f"sex {p.patient.sex or '-'}"
+        )
+        root.procedure = p.procedure
+        when = p.created.replace("T", " ").replace("Z", " UTC")
+        root.plan_line = f"Plan v{p.plan_version}  {p.planner}  {when}  case {p.case_id}"
+        root.laterality = p.laterality.upper() if p.laterality != "none" else ""
+
+    def _fill_alert(self) -> None:
+        root, st = self.root, self.state
+        if st.pending is not None:
+            pp = st.pending.plan
+            root.alert_kind = "confirm"
+            root.alert_text = (
+                f"Plan for ANOTHER PATIENT: {dicom_name(pp.patient.name)}, ID {pp.patient.id}, "
+                f"case {pp.case_id} v{pp.plan_version}. Show it?"
+            )
+        elif st.error:
+            root.alert_kind = "error"
+            root.alert_text = st.error
+        else:
+            root.alert_kind = ""
+            root.alert_text = ""
+
+    def _fill_views(self, root) -> None:
+        grid = root.ids.views
+        grid.clear_widgets()
+        for name in NAMED_VIEWS:
+            btn = Factory.RailButton(text=name.upper())
+            btn.bind(on_release=lambda b, n=name: self.view.set_view(n))
+            grid.add_widget(btn)
+        pkg = self.state.package
+        for v in pkg.plan.views if pkg else ():
+            if v.name.lower() in NAMED_VIEWS or v.id.lower() in NAMED_VIEWS:
+                continue  # the standard views are already there
+            btn = Factory.RailButton(text=v.name.upper())
+            btn.bind(on_release=lambda b, view=v: self.view.set_plan_view(view))
+            grid.add_widget(btn)
+        planes = root.ids.cut_planes
+        planes.clear_widgets()
+        for plane in ("axial", "sagittal", "coronal", "trajectory"):
+            btn = Factory.RailToggle(text=plane.upper(), group="cutplane")
+            btn.state = "down" if self.state.cut_plane == plane else "normal"
+            btn.bind(on_release=lambda b, pl=plane: self.state.set_cut(plane=pl))
+            planes.add_widget(btn)
+
+    def _fill_trajectories(self, pkg: Package) -> None:
+        box = self.root.ids.trajectories
+        box.clear_widgets()
+        for t in pkg.plan.trajectories:
+            row = BoxLayout(size_hint_y=None, height=Factory.RailButton().height, spacing="2mm")
+            probe = Factory.RailButton(text=f"{t.name.upper()} - PROBE")
+            probe.bind(on_release=lambda b, tid=t.id: self.view.set_trajectory_view(tid))
+            side = Factory.RailButton(text="SIDE", size_hint_x=0.45)
+            side.bind(on_release=lambda b, tid=t.id: self.view.set_trajectory_view(tid, True))
+            row.add_widget(probe)
+            row.add_widget(side)
+            box.add_widget(row)
+
+    def _fill_structures(self, pkg: Package | None) -> None:
+        box = self.root.ids.structures
+        box.clear_widgets()
+        if pkg is None:
+            return
+        for s in pkg.plan.structures:
+            step = self.state.opacity.get(s.id, OPACITY_STEPS[0])
+            row = StructureRow(
+                sid=s.id,
+                label=("! " if s.critical else "") + s.name,
+                shown=s.id not in self.state.hidden,
+                swatch=list(s.color),
+                opacity_text=f"{round(step * 100)} %",
+            )
+            row.bind(on_toggle=lambda r: self.state.toggle_visible(r.sid))
+            row.bind(on_opacity=lambda r: self.state.step_opacity(r.sid))
+            box.add_widget(row)
+
+    def _fill_readout(self) -> None:
+        st, parts = self.state, []
+        if st.mode == "measure":
+            d = st.distance_mm
+            parts.append(
+                f"DISTANCE A-B  {d:.1f} mm"
+                if d is not None
+                else f"MEASURE: tap point {'A' if not st.picks else 'B'}"
+            )
+        elif st.named is not None:
+            parts.append(self._named_text(st.named))
+        else:
+            for m in self.metrics[:2]:
+                text = (
+                    f"{m.name}: {m.length:.1f} mm   axial {m.angle_axial:.0f}\u00b0  "
+                    f"sagittal {m.angle_sagittal:.0f}\u00b0"
+                )
+                c = m.closest
+                if c is not None:
+                    colour = (
+                        "ff5040" if c.distance < 3.0 else "ffd040" if c.distance < 5 else "80e080"
+                    )
+                    text += (
+                        f"   [color={colour}]{c.name} {c.distance:.1f} mm"
+                        f" at {c.along:.0f} mm[/color]"
+                    )
+                parts.append(text)
+        if st.mode == "cut":
+            parts.append(f"CUT {st.cut_plane} {st.cut_offset:+.0f} mm (drag to move)")
+        self.root.readout = "    ".join(parts)
+
+    def _named_text(self, pick) -> str:
+        import numpy as np
+
+        text = f"{pick.name or pick.id}"
+        pkg = self.state.package
+        for t in pkg.plan.trajectories if pkg else ():
+            target = np.asarray(t.target)
+            d = float(np.linalg.norm(np.asarray(pick.point) - target))
+            text += f"   {d:.1f} mm to {t.name} target"
+        return text
+
+    def _refresh_status(self, *_):
+        root = self.root
+        if root is None:
+            return
+        st = self.state
+        bits = []
+        if self._loading:
+            bits.append("loading plan ...")
+        intake = []
+        if self.settings.watch is not None:
+            intake.append("watching folder")
+        if self.settings.control_socket is not None:
+            intake.append("control socket")
+        bits.append("sync: " + (", ".join(intake) if intake else "local only"))
+        if st.package is not None:
+            signed = st.package.signed_by
+            bits.append(f"signed {signed.key_id[:8]}" if signed else "unsigned")
+        bits.append(f"{self.view.quality} {self.view.frame_ms:.0f} ms")
+        bits.append(f"mode {st.mode.upper()}" + ("  LOCKED" if st.locked else ""))
+        root.status = "   |   ".join(bits)
+
+    # ------------------------------------------------------------------ actions from kv
+    def _stage(self, pkg: Package) -> None:
+        self.view.stage(pkg, self._prepared.pop(pkg.manifest_sha256, None))
+
+    def confirm_pending(self):
+        try:
+            self.state.confirm_pending(prepare=self._stage)
+        except OrkioskError as exc:
+            self.state.reject_pending()
+            self.state.set_error(f"Plan could not be displayed: {exc}")
+
+    def dismiss_alert(self):
+        if self.state.pending is not None:
+            self.state.reject_pending()
+        else:
+            self.state.clear_error()
+        self._fill_alert()
+
+    def set_mode(self, mode: str):
+        self.state.set_mode(mode)
+
+    def set_locked(self, locked: bool):
+        self.state.set_locked(locked)
+
+    def clear_measure(self):
+        self.state.clear_picks()
+        self.state.name_structure(None)
+
+    def reset_view(self):
+        self.state.set_mode("view")
+        self.view.reset()

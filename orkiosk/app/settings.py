@@ -1,0 +1,156 @@
+"""Kiosk settings: a TOML file, then environment overrides, then command-line options.
+
+    [kiosk]
+    plan = "/var/lib/orkiosk/plans/current"  # package shown at start (default: the demo)
+    watch = "/var/lib/orkiosk/inbox"         # newest complete package appearing here is offered
+    control_socket = "/run/orkiosk/control.sock"  # accepts package paths, one per line
+    trust = "/etc/orkiosk/trust"             # *.pub keys of trusted planners
+    require_signature = false
+    windowed = false                          # development: a window instead of full screen
+
+    [display]
+    width = 1920                              # window size when windowed
+    height = 1080
+    interactive_scale = 0.5                   # render scale while the view moves
+    msaa = 4                                  # samples at rest (0 = off)
+
+    [touch]
+    device = ""                               # e.g. "/dev/input/event5" (mtdev); "" = probe sysfs
+    mouse = false                             # also accept a mouse (development)
+
+    [gestures]                                # see orkiosk.touch.settings.GestureSettings
+    tap_slop_mm = 7.0
+
+Environment: ORKIOSK_SETTINGS (file), ORKIOSK_PLAN, ORKIOSK_WATCH, ORKIOSK_CONTROL_SOCKET,
+ORKIOSK_TRUST, ORKIOSK_REQUIRE_SIGNATURE, ORKIOSK_WINDOWED, ORKIOSK_TOUCH_DEVICE, ORKIOSK_MOUSE.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from orkiosk.errors import OrkioskError
+from orkiosk.touch.settings import GestureSettings
+
+DEFAULT_FILE = Path("/etc/orkiosk/kiosk.toml")
+
+
+class SettingsError(OrkioskError):
+    """A settings file or variable that cannot be used (the message names it)."""
+
+
+@dataclass(frozen=True)
+class KioskSettings:
+    plan: Path | None = None
+    watch: Path | None = None
+    control_socket: Path | None = None
+    trust: Path | None = None
+    require_signature: bool = False
+    windowed: bool = False
+    width: int = 1920
+    height: int = 1080
+    interactive_scale: float = 0.5
+    msaa: int = 4
+    touch_device: str = ""
+    mouse: bool = False
+    gestures: GestureSettings = field(default_factory=GestureSettings)
+
+
+_SECTIONS = {
+    "kiosk": {
+        "plan": Path,
+        "watch": Path,
+        "control_socket": Path,
+        "trust": Path,
+        "require_signature": bool,
+        "windowed": bool,
+    },
+    "display": {"width": int, "height": int, "interactive_scale": float, "msaa": int},
+    "touch": {"device": str, "mouse": bool},
+}
+_ENV = {
+    "ORKIOSK_PLAN": ("plan", Path),
+    "ORKIOSK_WATCH": ("watch", Path),
+    "ORKIOSK_CONTROL_SOCKET": ("control_socket", Path),
+    "ORKIOSK_TRUST": ("trust", Path),
+    "ORKIOSK_REQUIRE_SIGNATURE": ("require_signature", bool),
+    "ORKIOSK_WINDOWED": ("windowed", bool),
+    "ORKIOSK_TOUCH_DEVICE": ("touch_device", str),
+    "ORKIOSK_MOUSE": ("mouse", bool),
+}
+
+
+def load_settings(path: Path | None = None, environ=None) -> KioskSettings:
+    """Read the settings file (if any) and apply environment overrides."""
+    environ = os.environ if environ is None else environ
+    if path is None and environ.get("ORKIOSK_SETTINGS"):
+        path = Path(environ["ORKIOSK_SETTINGS"])
+    explicit = path is not None
+    path = path or DEFAULT_FILE
+    values: dict = {}
+    if path.exists():
+        try:
+            doc = tomllib.loads(path.read_text("utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"{path}: cannot read settings ({exc})") from None
+        values = _from_document(doc, path)
+    elif explicit:
+        raise SettingsError(f"{path}: settings file does not exist")
+    for var, (name, kind) in _ENV.items():
+        if var in environ and environ[var] != "":
+            values[name] = _convert(environ[var], kind, var)
+    try:
+        return KioskSettings(**values)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+
+
+def _from_document(doc: dict, path: Path) -> dict:
+    values: dict = {}
+    for section, content in doc.items():
+        if section == "gestures":
+            if not isinstance(content, dict):
+                raise SettingsError(f"{path}: [gestures] must be a table")
+            values["gestures"] = GestureSettings.from_mapping(content)
+            continue
+        if section not in _SECTIONS or not isinstance(content, dict):
+            raise SettingsError(f"{path}: unknown section [{section}]")
+        for key, raw in content.items():
+            kind = _SECTIONS[section].get(key)
+            if kind is None:
+                raise SettingsError(f"{path}: unknown setting {section}.{key}")
+            name = "touch_device" if (section, key) == ("touch", "device") else key
+            values[name] = _convert(raw, kind, f"{section}.{key}")
+    return values
+
+
+def _convert(raw, kind, where: str):
+    if kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{where}: expected true or false, got {raw!r}")
+    if kind in (int, float):
+        try:
+            value = kind(raw)
+        except (TypeError, ValueError):
+            raise SettingsError(f"{where}: expected a number, got {raw!r}") from None
+        if value < 0:
+            raise SettingsError(f"{where}: must not be negative, got {raw!r}")
+        return value
+    if kind is Path:
+        return Path(os.path.expanduser(str(raw))) if str(raw) else None
+    return str(raw)
+
+
+def with_overrides(settings: KioskSettings, **changes) -> KioskSettings:
+    """Apply command-line options (None means 'not given')."""
+    known = {f.name for f in fields(KioskSettings)}
+    return replace(settings, **{k: v for k, v in changes.items() if k in known and v is not None})

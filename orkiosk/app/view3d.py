@@ -1,0 +1,436 @@
+"""PlanView: the 3D view of the kiosk, drawn by orkiosk.render inside Kivy's GL context.
+
+Per ARCHITECTURE.md: moderngl renders from a Clock callback (never inside a canvas instruction)
+into a framebuffer whose colour attachment wraps a Kivy texture, with a depth renderbuffer; the
+canvas holds only Rectangle(texture=...). Frames are drawn only when something changed: at
+interactive quality while the view moves, then once at full quality when it rests.
+
+Touches go to the pure gesture recogniser (orkiosk.touch) in millimetres; its commands move the
+camera, the cut plane, or pick points. This widget only translates; the maths lives elsewhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import moderngl
+import numpy as np
+from kivy.clock import Clock
+from kivy.graphics import Color, Rectangle
+from kivy.graphics.texture import Texture
+from kivy.metrics import Metrics
+from kivy.properties import BooleanProperty, NumericProperty, StringProperty
+from kivy.uix.label import Label
+from kivy.uix.widget import Widget
+
+from orkiosk.app import glstate
+from orkiosk.app.state import KioskState, Pick
+from orkiosk.render.camera import Camera
+from orkiosk.render.errors import RenderError
+from orkiosk.render.renderer import Renderer
+from orkiosk.render.state import ClipPlane, DisplayState, InteractionQuality, Quality
+from orkiosk.touch import (
+    DoubleTap,
+    Drag,
+    GestureRecognizer,
+    LongPress,
+    Pan,
+    Roll,
+    Rotate,
+    Tap,
+    TouchEvent,
+    Zoom,
+)
+
+log = logging.getLogger("orkiosk.view")
+FULL_TEX_COORDS = (0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0)
+
+
+def collect_gl_garbage(ctx: moderngl.Context) -> int:
+    """ctx.gc() for gc_mode "context_gc", minus a moderngl 5.13 bug: an object released
+    explicitly is queued again as InvalidObject when collected, and ctx.gc() then raises."""
+    count = 0
+    queue = ctx.objects
+    while queue:
+        obj = queue.popleft()
+        if not isinstance(obj, moderngl.InvalidObject):
+            obj.release()
+            count += 1
+    return count
+
+
+class PlanView(Widget):
+    """The 3D plan. `state` is the KioskState it shows; call `show(package)` via the state."""
+
+    fps = NumericProperty(0.0)
+    frame_ms = NumericProperty(0.0)
+    quality = StringProperty("full")
+    ready = BooleanProperty(False)  # the first frame of a plan has been drawn
+    frames = NumericProperty(0)  # frames drawn so far
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.state: KioskState | None = None
+        self.ctx: moderngl.Context | None = None
+        self.renderer: Renderer | None = None
+        self.scene = None
+        self.camera: Camera | None = None
+        self.view_name = "anterior"
+        self.recognizer = GestureRecognizer()
+        self.governor = InteractionQuality()
+        self._target = None  # (Texture, external texture, depth, framebuffer)
+        self._staged = None  # (manifest sha256, Scene) uploaded, not yet shown
+        self._dirty = True
+        self._frame_times: list[float] = []
+        self._labels: dict[tuple[str, str], Label] = {}
+        self._px_per_mm = Metrics.dpi / 25.4
+        with self.canvas:
+            Color(1, 1, 1, 1)
+            self._rect = Rectangle(pos=self.pos, size=self.size)
+        self.bind(pos=self._on_geometry, size=self._on_geometry)
+        self._clock = Clock.schedule_interval(self._frame, 0)
+        self._ticker = Clock.schedule_interval(self._tick_gestures, 0.05)
+
+    # ------------------------------------------------------------------ setup
+    def attach(self, state: KioskState, governor: InteractionQuality | None = None) -> None:
+        self.state = state
+        if governor is not None:
+            self.governor = governor
+        state.subscribe(self._on_state)
+
+    def set_gesture_settings(self, settings) -> None:
+        self.recognizer = GestureRecognizer(settings)
+
+    def _ensure_gl(self) -> bool:
+        if self.renderer is not None:
+            return True
+        self.ctx = moderngl.create_context()
+        self.ctx.gc_mode = "context_gc"
+        saved = glstate.kivy_state()
+        try:
+            self.renderer = Renderer(self.ctx)
+        finally:
+            glstate.hand_back_to_kivy(saved)
+        log.info("GL %s on %s", self.ctx.version_code, self.ctx.info.get("GL_RENDERER"))
+        return True
+
+    def _on_geometry(self, *_):
+        self._rect.pos = self.pos
+        self._rect.size = self.size
+        self._dirty = True
+
+    def _pixel_size(self) -> tuple[int, int]:
+        return max(1, int(round(self.width))), max(1, int(round(self.height)))
+
+    def _ensure_target(self, size) -> None:
+        if self._target is not None and self._target[0].size == size:
+            return
+        self._release_target()
+        tex = Texture.create(size=size, colorfmt="rgba")
+        tex.blit_buffer(bytes(size[0] * size[1] * 4), colorfmt="rgba", bufferfmt="ubyte")
+        ext = self.ctx.external_texture(tex.id, size, 4, 0, "f1")
+        depth = self.ctx.depth_renderbuffer(size)
+        fbo = self.ctx.framebuffer([ext], depth)
+        self._target = (tex, ext, depth, fbo)
+        self._rect.texture = tex
+
+    def _release_target(self) -> None:
+        if self._target is not None:
+            _tex, ext, depth, fbo = self._target
+            fbo.release()
+            depth.release()
+            ext.release()  # wraps Kivy's texture id: moderngl does not delete external textures
+            self._target = None
+
+    # ------------------------------------------------------------------ plans
+    def stage(self, package, prepared=None) -> None:
+        """Upload a package's meshes beside the scene on screen (raises if that fails).
+
+        `prepared`: orkiosk.render.prepare.prepare_scene(...) made on a worker thread, so that
+        only the buffer uploads happen here on the UI thread."""
+        self._ensure_gl()
+        saved = glstate.kivy_state()
+        try:
+            if prepared is not None:
+                scene = self.renderer.create_scene(prepared)
+            else:
+                scene = self.renderer.create_scene(package.plan, package.meshes)
+        finally:
+            glstate.unbind_vertex_array()
+            glstate.hand_back_to_kivy(saved)
+        if self._staged is not None:
+            self._staged[1].release()
+        self._staged = (package.manifest_sha256, scene)
+
+    def swap_in(self, package, keep_camera: bool) -> None:
+        """Show the staged scene of `package` at once and release the old GPU objects."""
+        if self._staged is None or self._staged[0] != package.manifest_sha256:
+            self.stage(package)
+        old, self.scene = self.scene, self._staged[1]
+        self._staged = None
+        if old is not None:
+            old.release()
+        if not keep_camera or self.camera is None:
+            self.set_view("anterior")
+        self._dirty = True
+        self.ready = False
+
+    def release(self) -> None:
+        Clock.unschedule(self._clock)
+        Clock.unschedule(self._ticker)
+        for scene in (self.scene, self._staged[1] if self._staged else None):
+            if scene is not None:
+                scene.release()
+        self.scene = self._staged = None
+        self._release_target()
+        if self.renderer is not None:
+            self.renderer.release()
+            self.renderer = None
+
+    # ------------------------------------------------------------------ views
+    def _aspect(self) -> float:
+        w, h = self._pixel_size()
+        return w / h
+
+    def set_view(self, name: str) -> None:
+        if self.scene is None:
+            return
+        self.view_name = name
+        self.camera = Camera.named(name, self.scene.bounds, self._aspect())
+        self._moved(settle=True)
+
+    def set_plan_view(self, view) -> None:
+        if self.scene is not None:
+            self.camera = Camera.from_view(view, self.scene.bounds, self._aspect())
+            self._moved(settle=True)
+
+    def set_trajectory_view(self, tid: str, perpendicular: bool = False) -> None:
+        if self.scene is None:
+            return
+        t = self.scene.plan.trajectory(tid)
+        make = Camera.perpendicular if perpendicular else Camera.probe
+        self.camera = make(t.entry, t.target, self.scene.bounds, self._aspect())
+        self.view_name = f"{'side' if perpendicular else 'probe'}:{tid}"
+        self._moved(settle=True)
+
+    def reset(self) -> None:
+        self.set_view("anterior")
+
+    def _moved(self, settle: bool = False) -> None:
+        """The camera changed: redraw; while it keeps moving, at interactive quality."""
+        self._dirty = True
+        if not settle:
+            self.governor.moved()
+
+    def _on_state(self, what: str) -> None:
+        if what in ("structures", "cut", "mode", "measure", "package", "named"):
+            self._dirty = True
+        if what == "lock" and self.state is not None:
+            self.recognizer.locked = self.state.locked
+        if what == "mode" and self.state is not None:
+            self.recognizer.one_finger = "drag" if self.state.mode == "cut" else "rotate"
+
+    # ------------------------------------------------------------------ display state
+    def display_state(self) -> DisplayState:
+        st = self.state
+        ds = DisplayState()
+        if st is None or self.scene is None:
+            return ds
+        for s in self.scene.plan.structures:
+            ds.visible[s.id] = s.id not in st.hidden
+            ds.opacity[s.id] = st.effective_opacity(s.id)
+        if st.mode == "cut":
+            ds.clip = self.clip_plane()
+        if self.view_name.startswith("probe:"):
+            ds.probe_trajectory = self.view_name.split(":", 1)[1]
+        return ds
+
+    def clip_plane(self) -> ClipPlane | None:
+        st = self.state
+        lo, hi = (np.asarray(b, dtype=np.float64) for b in self.scene.bounds)
+        center = (lo + hi) / 2
+        if st.cut_plane == "trajectory":
+            if not self.scene.plan.trajectories:
+                return ClipPlane.axial(center, st.cut_offset)
+            t = self.scene.plan.trajectories[0]
+            return ClipPlane.along(t, self.scene.bounds, st.cut_offset)
+        return getattr(ClipPlane, st.cut_plane)(center, st.cut_offset)
+
+    # ------------------------------------------------------------------ frames
+    def _frame(self, _dt) -> None:
+        if self.scene is None or self.camera is None or self.width < 2 or self.height < 2:
+            return
+        if not self._dirty and not self.governor.needs_full_frame():
+            return
+        self.draw(interactive=self.governor.moving())
+        self._dirty = False
+
+    def draw(self, interactive: bool = False) -> None:
+        """Render one frame into the Kivy texture now.
+
+        Interactive frames are drawn directly into the bottom-left part of the texture at the
+        governor's scale and shown stretched (no scaling pass); full frames fill it, with MSAA.
+        """
+        self._ensure_gl()
+        w, h = self._pixel_size()
+        gov = self.governor
+        if interactive:
+            q = gov.quality()
+            vw, vh = max(1, int(w * q.scale)), max(1, int(h * q.scale))
+            quality = Quality(scale=1.0, msaa=0, lod=q.lod, outlines=False)
+            tex_coords = (0.0, 0.0, vw / w, 0.0, vw / w, vh / h, 0.0, vh / h)
+        else:
+            vw, vh, quality, tex_coords = w, h, gov.full, FULL_TEX_COORDS
+        saved = glstate.kivy_state()
+        t0 = time.perf_counter()
+        try:
+            self._ensure_target((w, h))
+            self.renderer.render(
+                self.scene,
+                self.camera,
+                self.display_state(),
+                framebuffer=self._target[3],
+                viewport=(0, 0, vw, vh),
+                quality=quality,
+            )
+        except RenderError as exc:
+            log.error("render failed: %s", exc)
+            if self.state is not None:
+                self.state.set_error(f"Display problem: {exc}")
+        finally:
+            glstate.hand_back_to_kivy(saved)
+        collect_gl_garbage(self.ctx)
+        dt = time.perf_counter() - t0
+        gov.frame_done(dt * 1000, None if interactive else quality)
+        self._rect.tex_coords = tex_coords
+        self._frame_times = (self._frame_times + [time.perf_counter()])[-30:]
+        if len(self._frame_times) > 1:
+            span = self._frame_times[-1] - self._frame_times[0]
+            self.fps = (len(self._frame_times) - 1) / span if span > 0 else 0.0
+        self.frame_ms = dt * 1000
+        self.quality = "interactive" if interactive else "full"
+        self.frames += 1
+        self.canvas.ask_update()
+        self._update_labels()
+        self.ready = True
+
+    # ------------------------------------------------------------------ labels
+    def _update_labels(self) -> None:
+        w, h = self._pixel_size()
+        wanted = {}
+        for lab in self.renderer.labels(self.scene, self.camera, w, h, self.display_state()):
+            if lab.kind in ("target", "landmark") and lab.on_screen:
+                text = lab.text if lab.kind == "landmark" else f"{lab.text} (target)"
+                wanted[(lab.kind, lab.id)] = (text, lab.x, lab.y)
+        for i, p in enumerate(self.state.picks if self.state else []):
+            ((x, y, depth),) = self.camera.project(np.asarray([p.point]), w, h)
+            if depth > 0:
+                wanted[("pick", str(i))] = ("AB"[i], float(x), float(y))
+        for key in list(self._labels):
+            if key not in wanted:
+                self.remove_widget(self._labels.pop(key))
+        for key, (text, x, y) in wanted.items():
+            lab = self._labels.get(key)
+            if lab is None:
+                lab = Label(
+                    font_size="4.5mm" if key[0] == "pick" else "3.6mm",
+                    bold=True,
+                    color=(1, 0.9, 0.3, 1) if key[0] == "pick" else (0.92, 0.95, 1, 1),
+                    outline_width=2,
+                    outline_color=(0, 0, 0, 1),
+                    size_hint=(None, None),
+                )
+                self._labels[key] = lab
+                self.add_widget(lab)
+            lab.text = text
+            lab.texture_update()
+            lab.size = lab.texture_size
+            lab.pos = (float(self.x + x + 8), float(self.y + (h - y) - lab.height / 2))
+
+    # ------------------------------------------------------------------ touch
+    def _mm(self, touch) -> tuple[float, float]:
+        return (touch.x - self.x) / self._px_per_mm, (touch.y - self.y) / self._px_per_mm
+
+    def _event(self, kind: str, touch) -> TouchEvent:
+        x, y = self._mm(touch)
+        area = None
+        shape = getattr(touch, "shape", None)
+        if shape is not None and hasattr(shape, "width"):
+            area = math.pi / 4 * (shape.width / self._px_per_mm) * (shape.height / self._px_per_mm)
+        return TouchEvent(kind, touch.uid, x, y, time.monotonic(), area)
+
+    def on_touch_down(self, touch):
+        if not self.collide_point(*touch.pos) or getattr(touch, "is_mouse_scrolling", False):
+            return super().on_touch_down(touch)
+        touch.grab(self)
+        self._apply(self.recognizer.feed(self._event("down", touch)))
+        return True
+
+    def on_touch_move(self, touch):
+        if touch.grab_current is not self:
+            return super().on_touch_move(touch)
+        self._apply(self.recognizer.feed(self._event("move", touch)))
+        return True
+
+    def on_touch_up(self, touch):
+        if touch.grab_current is not self:
+            return super().on_touch_up(touch)
+        touch.ungrab(self)
+        self._apply(self.recognizer.feed(self._event("up", touch)))
+        return True
+
+    def _tick_gestures(self, _dt) -> None:
+        self._apply(self.recognizer.tick(time.monotonic()))
+
+    def _apply(self, commands) -> None:
+        if not commands or self.camera is None or self.scene is None:
+            return
+        if self.state is not None and self.state.locked:
+            return
+        w, h = self._pixel_size()
+        ppm = self._px_per_mm
+        cam = self.camera
+        for c in commands:
+            if isinstance(c, Rotate):
+                angle = math.radians(math.hypot(c.dx_deg, c.dy_deg))
+                if angle > 0:
+                    cam.rotate_scene(cam.up * c.dx_deg - cam.right * c.dy_deg, angle)
+                    self._moved()
+            elif isinstance(c, Zoom):
+                cam.zoom(c.factor, anchor=(c.cx * ppm, h - c.cy * ppm), width=w, height=h)
+                self._moved()
+            elif isinstance(c, Pan):
+                cam.pan(c.dx_mm * ppm, -c.dy_mm * ppm, w, h)
+                self._moved()
+            elif isinstance(c, Roll):
+                cam.roll(-c.angle_deg)
+                self._moved()
+            elif isinstance(c, DoubleTap):
+                self.reset()
+            elif isinstance(c, Drag) and self.state is not None and self.state.mode == "cut":
+                mm = c.dy_mm * ppm * cam.mm_per_pixel(h)
+                self.state.set_cut(offset=self.state.cut_offset + mm)
+                self._moved()
+            elif isinstance(c, Tap) and self.state is not None and self.state.mode == "measure":
+                hit = self.pick_mm(c.x, c.y)
+                if hit is not None:
+                    self.state.add_pick(hit)
+            elif isinstance(c, LongPress) and self.state is not None:
+                self.state.name_structure(self.pick_mm(c.x, c.y))
+
+    def pick_mm(self, x_mm: float, y_mm: float) -> Pick | None:
+        """What lies under a point given in mm from the view's bottom-left corner."""
+        w, h = self._pixel_size()
+        ppm = self._px_per_mm
+        saved = glstate.kivy_state()
+        try:
+            hit = self.renderer.pick(
+                self.scene, self.camera, x_mm * ppm, h - y_mm * ppm, w, h, self.display_state()
+            )
+        finally:
+            glstate.hand_back_to_kivy(saved)
+        if hit is None:
+            return None
+        return Pick(hit.id, tuple(float(v) for v in hit.point), hit.name, hit.kind)

@@ -1,0 +1,37 @@
+"""systemd notification (sd_notify) without a dependency: READY=1 and WATCHDOG=1 pings.
+
+The kiosk pings from the Kivy clock, so a frozen UI stops the pings and systemd restarts it.
+Outside systemd (no NOTIFY_SOCKET) every call does nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+
+def notify(message: str) -> bool:
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return False
+    if address.startswith("@"):
+        address = "\0" + address[1:]  # abstract namespace
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+            s.connect(address)
+            s.sendall(message.encode("ascii"))
+        return True
+    except OSError:
+        return False
+
+
+def interval() -> float | None:
+    """Seconds between pings: half of WATCHDOG_USEC, when systemd asks for a watchdog."""
+    usec = os.environ.get("WATCHDOG_USEC")
+    pid = os.environ.get("WATCHDOG_PID")
+    if not usec or (pid and pid != str(os.getpid())):
+        return None
+    try:
+        return max(0.5, int(usec) / 2e6)
+    except ValueError:
+        return None

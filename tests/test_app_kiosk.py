@@ -1,0 +1,440 @@
+"""The real kiosk app, end to end: offscreen window, real GL, touches through Kivy's input path.
+
+Each test leaves the kiosk in its default state (view mode, unlocked, anterior view). Tests that
+replace the plan come last. Screenshots go to artifacts/ (kept by CI as test artefacts).
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from kiosk_harness import Finger
+
+from conftest import ROOT
+
+ARTIFACTS = ROOT / "artifacts"
+
+
+@pytest.fixture
+def k(kiosk):
+    kiosk.app.state.set_mode("view")
+    kiosk.app.state.set_locked(False)
+    kiosk.view.reset()
+    kiosk.settle()
+    yield kiosk
+    kiosk.app.state.set_mode("view")
+    kiosk.app.state.set_locked(False)
+    kiosk.app.state.clear_error()
+    kiosk.view.reset()
+    kiosk.settle()
+
+
+def screen_xy(k, point) -> tuple[float, float]:
+    """Window pixels (origin bottom-left) of an LPS point in the current view."""
+    w, h = k.view._pixel_size()
+    ((x, y, _depth),) = k.view.camera.project(np.asarray([point], dtype=float), w, h)
+    return k.view.x + x, k.view.y + (h - y)
+
+
+def landmark(k, lid):
+    return next(m.position for m in k.app.state.package.plan.landmarks if m.id == lid)
+
+
+def find(widget, predicate):
+    if predicate(widget):
+        return widget
+    for child in widget.children:
+        found = find(child, predicate)
+        if found is not None:
+            return found
+    return None
+
+
+def button(k, text):
+    b = find(
+        k.app.root, lambda w: getattr(w, "text", None) == text and hasattr(w, "trigger_action")
+    )
+    assert b is not None, f"no button {text!r}"
+    return b
+
+
+def press(k, widget):
+    """A real tap in the middle of a widget (scrolled into view first, as a person would)."""
+    from kivy.uix.scrollview import ScrollView
+
+    parent, seen = widget.parent, set()
+    while parent is not None and not isinstance(parent, ScrollView) and id(parent) not in seen:
+        seen.add(id(parent))  # the Window is its own parent
+        parent = parent.parent
+    if not isinstance(parent, ScrollView):
+        parent = None
+    if parent is not None:
+        parent.scroll_to(widget, padding=10, animate=False)
+        k.pump(frames=3)
+    k.tap(*widget.to_window(*widget.center))
+    k.pump(0.1)
+
+
+def background_fraction(img) -> float:
+    """Share of pixels that are the dark background (gradient: all channels < 60)."""
+    return float((img.max(axis=2) < 60).mean())
+
+
+def test_start_shows_banner_rail_and_lit_anatomy(k):
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = k.screenshot(ARTIFACTS / "kiosk-demo.png")
+    root = k.app.root
+    assert root.patient_name == "PHANTOM, HEAD"
+    assert "PHANTOM-0001" in root.patient_ids and "1970-01-01" in root.patient_ids
+    assert root.laterality == "LEFT"
+    assert "Plan v1" in root.plan_line and "Demo Planner" in root.plan_line
+    assert root.procedure == "Stereotactic biopsy"
+    assert root.placeholder == ""
+    assert len(root.ids.structures.children) == 6
+    assert "Biopsy" in root.readout and "mm" in root.readout
+    img = k.view_pixels()
+    h, w, _ = img.shape
+    centre = img[h // 4 : 3 * h // 4, w // 3 : 2 * w // 3]
+    assert background_fraction(centre) < 0.3, "the anatomy should fill the centre of the view"
+    assert centre.mean() > 70, "the anatomy should be lit, not dark"
+    # the banner is drawn (bright text on a dark panel, the orange laterality block)
+    full = k.pixels()
+    banner = full[: int(full.shape[0] * 0.08)]
+    orange = (banner[..., 0] > 200) & (banner[..., 1] > 120) & (banner[..., 2] < 80)
+    assert orange.mean() > 0.05
+    assert shot.exists()
+
+
+def test_left_is_on_the_right_in_anterior_view_and_reversed_posterior(k):
+    xl, _ = screen_xy(k, landmark(k, "left-tragus"))
+    xr, _ = screen_xy(k, landmark(k, "right-tragus"))
+    mid = k.view.x + k.view.width / 2
+    assert xl > mid > xr
+    press(k, button(k, "POSTERIOR"))
+    k.settle()
+    xl, _ = screen_xy(k, landmark(k, "left-tragus"))
+    xr, _ = screen_xy(k, landmark(k, "right-tragus"))
+    assert xl < mid < xr
+
+
+def test_one_finger_drag_rotates_with_the_finger(k):
+    before = screen_xy(k, landmark(k, "nasion"))
+    rot0 = k.view.camera.rotation.copy()
+    start = k.view_point(0.4, 0.5)
+    k.drag(start, (start[0] + 40 * k.ppm, start[1]))
+    k.settle()
+    after = screen_xy(k, landmark(k, "nasion"))
+    assert not np.allclose(rot0, k.view.camera.rotation)
+    assert after[0] > before[0] + 20, "the front of the head follows the finger to the right"
+
+
+def test_pinch_zooms_in_and_out(k):
+    d0 = k.view.camera.distance
+    c = k.view_point(0.5, 0.5)
+    s = 15 * k.ppm
+    k.two_finger((c[0] - s, c[1]), (c[0] + s, c[1]), (c[0] - 3 * s, c[1]), (c[0] + 3 * s, c[1]))
+    d1 = k.view.camera.distance
+    assert d1 < d0 * 0.6, "spreading the fingers zooms in"
+    k.two_finger((c[0] - 3 * s, c[1]), (c[0] + 3 * s, c[1]), (c[0] - s, c[1]), (c[0] + s, c[1]))
+    assert k.view.camera.distance == pytest.approx(d0, rel=0.15)
+
+
+def test_two_finger_drag_pans(k):
+    pivot = k.view.camera.center.copy()  # at the orbit centre's depth: no perspective scaling
+    before = screen_xy(k, pivot)
+    c = k.view_point(0.5, 0.5)
+    s, d = 12 * k.ppm, 30 * k.ppm
+    k.two_finger(
+        (c[0] - s, c[1]), (c[0] + s, c[1]), (c[0] - s + d, c[1] + d), (c[0] + s + d, c[1] + d)
+    )
+    k.settle()
+    after = screen_xy(k, pivot)
+    assert after[0] - before[0] == pytest.approx(d, rel=0.2)
+    assert after[1] - before[1] == pytest.approx(d, rel=0.2)
+
+
+def test_two_finger_twist_rolls_counter_clockwise(k):
+    top = (0.0, 0.0, 100.0)  # above the head's centre: on screen above the middle
+    before = screen_xy(k, top)
+    c = k.view_point(0.5, 0.5)
+    r = 20 * k.ppm
+    a = math.radians(40)
+    k.two_finger(
+        (c[0] - r, c[1]),
+        (c[0] + r, c[1]),
+        (c[0] - r * math.cos(a), c[1] - r * math.sin(a)),
+        (c[0] + r * math.cos(a), c[1] + r * math.sin(a)),
+    )
+    k.settle()
+    after = screen_xy(k, top)
+    assert after[0] < before[0] - 10, "a counter-clockwise twist turns the top to the left"
+
+
+def test_double_tap_resets_the_view(k):
+    start = k.view_point(0.4, 0.5)
+    k.drag(start, (start[0] + 30 * k.ppm, start[1] + 20 * k.ppm))
+    assert not np.allclose(k.view.camera.rotation, np.eye(3) @ k.view.camera.rotation * 0)
+    rotated = k.view.camera.rotation.copy()
+    p = k.view_point(0.5, 0.5)
+    k.tap(*p)
+    k.pump(0.1)
+    k.tap(*p)
+    k.pump(0.5)
+    assert not np.allclose(rotated, k.view.camera.rotation)
+    from orkiosk.render.camera import Camera
+
+    expected = Camera.named("anterior", k.view.scene.bounds, k.view._aspect())
+    np.testing.assert_allclose(k.view.camera.rotation, expected.rotation, atol=1e-9)
+    assert k.view.camera.distance == pytest.approx(expected.distance)
+
+
+def test_structure_toggle_removes_its_pixels_and_opacity_steps(k):
+    state = k.app.state
+    row = find(k.app.root, lambda w: getattr(w, "sid", None) == "lesion")
+
+    centre = state.package.meshes["lesion"].positions.mean(axis=0)
+
+    def yellow(img):  # orange-yellow pixels around where the lesion is drawn
+        x, y = screen_xy(k, centre)
+        col, row = int(x - k.view.x), int(k.view.y + k.view.height - y)
+        win = img[max(0, row - 40) : row + 40, max(0, col - 40) : col + 40]
+        r, b = win[..., 0].astype(int), win[..., 2].astype(int)
+        return ((r > 170) & (r - b > 70)).sum()  # seen through bone and skin: pale orange
+
+    k.settle()
+    before = yellow(k.view_pixels())
+    assert before > 1000, "the orange lesion is visible"
+    press(k, row.ids.toggle)
+    k.settle()
+    assert "lesion" in state.hidden
+    assert yellow(k.view_pixels()) < before * 0.1
+    row = find(k.app.root, lambda w: getattr(w, "sid", None) == "lesion")
+    press(k, row.ids.toggle)
+    k.settle()
+    assert "lesion" not in state.hidden
+    row = find(k.app.root, lambda w: getattr(w, "sid", None) == "skin")
+    opacity_button = row.children[0]
+    press(k, opacity_button)
+    assert state.opacity["skin"] == 0.5
+    row = find(k.app.root, lambda w: getattr(w, "sid", None) == "skin")
+    assert row.opacity_text == "50 %"
+    press(k, row.children[0])
+    press(k, find(k.app.root, lambda w: getattr(w, "sid", None) == "skin").children[0])
+    assert "skin" not in state.opacity
+
+
+def test_measure_mode_reports_the_distance_between_two_points(k):
+    press(k, k.app.root.ids.measure_mode)
+    assert k.app.state.mode == "measure"
+    for lid in ("left-tragus", "right-tragus"):
+        k.tap(*screen_xy(k, landmark(k, lid)))
+        k.pump(0.6)  # a tap is confirmed once the double-tap window has passed
+    assert k.app.state.distance_mm == pytest.approx(158.0, abs=1.0)
+    assert "158." in k.app.root.readout or "157." in k.app.root.readout
+    press(k, button(k, "CLEAR"))
+    assert k.app.state.picks == []
+    press(k, k.app.root.ids.measure_mode)
+    assert k.app.state.mode == "view"
+
+
+def test_lock_blocks_gestures_until_unlocked(k):
+    press(k, k.app.root.ids.lock)
+    assert k.app.state.locked
+    rot = k.view.camera.rotation.copy()
+    start = k.view_point(0.4, 0.5)
+    k.drag(start, (start[0] + 40 * k.ppm, start[1]))
+    np.testing.assert_array_equal(rot, k.view.camera.rotation)
+    press(k, k.app.root.ids.lock)
+    assert not k.app.state.locked
+    k.drag(start, (start[0] + 40 * k.ppm, start[1]))
+    assert not np.array_equal(rot, k.view.camera.rotation)
+
+
+def test_palm_contact_does_nothing(k):
+    cam = k.view.camera
+    rot, dist, centre = cam.rotation.copy(), cam.distance, cam.center.copy()
+    c = k.view_point(0.5, 0.5)
+    fingers = [Finger(k, c[0] + dx * k.ppm, c[1]).down() for dx in (-25, 0, 25)]
+    k.pump(0.1)
+    for step in range(1, 10):
+        for i, f in enumerate(fingers):
+            f.move(c[0] + (i - 1) * 25 * k.ppm + step * 6 * k.ppm, c[1] + step * 3 * k.ppm)
+        k.pump(0.016)
+    for f in fingers:
+        f.up()
+    big = Finger(k, c[0], c[1], area_px=40 * k.ppm).down()  # a forearm-sized contact
+    k.pump(0.1)
+    big.move(c[0] + 50 * k.ppm, c[1])
+    k.pump(0.1)
+    big.up()
+    k.pump(0.2)
+    np.testing.assert_array_equal(rot, cam.rotation)
+    assert cam.distance == dist
+    np.testing.assert_array_equal(centre, cam.center)
+
+
+def test_cut_mode_drag_moves_a_capped_plane(k):
+    press(k, k.app.root.ids.cut_mode)
+    assert k.app.state.mode == "cut"
+    offset0 = k.app.state.cut_offset
+    start = k.view_point(0.5, 0.5)
+    k.drag(start, (start[0], start[1] - 30 * k.ppm))
+    assert k.app.state.cut_offset < offset0 - 10
+    k.settle()
+    k.screenshot(ARTIFACTS / "kiosk-cut.png")
+    press(k, k.app.root.ids.cut_mode)
+    assert k.app.state.mode == "view"
+
+
+# ---------------------------------------------------------------- plan replacement (last)
+
+
+def _variant(k, tmp_path, name, **changes):
+    from orkiosk.plan.package import load_package, write_package
+
+    src = load_package(k.base / "demo")
+    plan = replace(src.plan, **changes)
+    return write_package(plan, src.meshes, tmp_path / name)
+
+
+def _wait(k, predicate, timeout=15.0):
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        k.pump(0.05)
+        if predicate():
+            k.settle()
+            return
+    raise AssertionError("timed out")
+
+
+def test_corrupt_package_is_refused_and_the_plan_stays(k, tmp_path):
+    from orkiosk.app.intake import send_path
+
+    bad = _variant(k, tmp_path, "bad", plan_version=5)
+    data = bytearray((bad / "meshes" / "brain.glb").read_bytes())
+    data[100] ^= 0xFF
+    (bad / "meshes" / "brain.glb").write_bytes(bytes(data))
+    shown = k.app.state.package
+    assert send_path(k.base / "control.sock", bad) == "queued"
+    _wait(k, lambda: k.app.root.alert_kind == "error")
+    assert "meshes/brain.glb" in k.app.root.alert_text and "SHA-256" in k.app.root.alert_text
+    assert k.app.state.package is shown
+    assert background_fraction(k.view_pixels()) < 0.9
+    press(k, k.app.root.ids.alert_dismiss)
+    assert k.app.root.alert_text == ""
+
+
+def test_newer_version_replaces_the_plan_and_keeps_the_camera(k, tmp_path):
+    start = k.view_point(0.4, 0.5)
+    k.drag(start, (start[0] + 30 * k.ppm, start[1]))
+    k.settle()
+    rot = k.view.camera.rotation.copy()
+    old_scene = k.view.scene
+    v2 = _variant(k, tmp_path, "v2", plan_version=2, planner="Second Planner")
+    shutil.copytree(v2, k.base / "inbox" / "v2")  # the folder watcher picks it up
+    _wait(k, lambda: k.app.state.package.plan.plan_version == 2)
+    assert "Plan v2" in k.app.root.plan_line and "Second Planner" in k.app.root.plan_line
+    np.testing.assert_allclose(k.view.camera.rotation, rot)
+    assert old_scene._released and k.view.scene is not old_scene
+    # an older version never replaces it
+    from orkiosk.app.intake import send_path
+
+    send_path(k.base / "control.sock", k.base / "demo")
+    _wait(k, lambda: k.app.root.alert_kind == "error")
+    assert "not newer" in k.app.root.alert_text
+    assert k.app.state.package.plan.plan_version == 2
+
+
+def test_another_patient_waits_for_confirmation(k, tmp_path):
+    from orkiosk.app.intake import send_path
+    from orkiosk.plan.model import Patient
+
+    other = _variant(
+        k,
+        tmp_path,
+        "other",
+        case_id="CASE-OTHER",
+        patient=Patient("OTHER^PERSON", "X-99", "1990-05-05", "M"),
+    )
+    before = k.app.state.package
+    send_path(k.base / "control.sock", other)
+    _wait(k, lambda: k.app.root.alert_kind == "confirm")
+    assert "ANOTHER PATIENT" in k.app.root.alert_text and "X-99" in k.app.root.alert_text
+    assert k.app.state.package is before, "never shown without confirmation"
+    k.screenshot(ARTIFACTS / "kiosk-confirm.png")
+    press(k, k.app.root.ids.alert_dismiss)  # KEEP CURRENT
+    assert k.app.state.package is before and k.app.state.pending is None
+    send_path(k.base / "control.sock", other)
+    _wait(k, lambda: k.app.root.alert_kind == "confirm")
+    press(k, k.app.root.ids.alert_confirm)
+    k.settle()
+    assert k.app.state.package.plan.patient.id == "X-99"
+    assert k.app.root.patient_name == "OTHER, PERSON"
+
+
+# ---------------------------------------------------------------- soak (run with -m slow)
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmRSS:"))
+
+
+@pytest.mark.slow
+def test_soak_10000_random_touch_events(k):
+    """Random contacts (1-4 fingers, taps, drags, palms, lost ups) through Kivy's input path:
+    no error, every gesture still works afterwards, and memory stays flat."""
+    import random
+
+    rng = random.Random(1234)
+    x0, y0 = k.view.x, k.view.y
+    w, h = k.view.width, k.view.height
+    state = k.app.state
+    down: list[Finger] = []
+
+    def point():
+        return x0 + rng.uniform(0, w), y0 + rng.uniform(0, h)
+
+    def run(n_events):
+        for i in range(n_events):
+            r = rng.random()
+            if (r < 0.25 and len(down) < 4) or not down:
+                area = 60 * k.ppm if rng.random() < 0.03 else None
+                down.append(Finger(k, *point(), area_px=area).down())
+            elif r < 0.85:
+                f = rng.choice(down)
+                f.move(*point())
+            elif r < 0.98:
+                down.pop(rng.randrange(len(down))).up()
+            else:
+                down.pop(rng.randrange(len(down)))  # a lost "up": must expire on its own
+            if i % 40 == 0:
+                k.pump(frames=1)
+
+    run(2_000)  # warm up: caches, textures, label pool
+    k.pump(0.5)
+    before = _rss_mb()
+    run(8_000)
+    for f in down:
+        f.up()
+    down.clear()
+    k.pump(6.0)  # lost touches expire (stale_after_s = 5)
+    after = _rss_mb()
+    assert state.error == ""
+    assert k.view.recognizer.touch_count == 0
+    assert after - before < 25, f"resident memory grew {after - before:.1f} MB"
+    state.set_mode("view")
+    state.clear_picks()
+    state.name_structure(None)
+    k.view.reset()
+    k.settle()
+    start = k.view_point(0.4, 0.5)
+    rot = k.view.camera.rotation.copy()
+    k.drag(start, (start[0] + 30 * k.ppm, start[1]))
+    assert not np.allclose(rot, k.view.camera.rotation), "gestures still work"
