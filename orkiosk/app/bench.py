@@ -162,7 +162,7 @@ def main(plan: str, size: str) -> None:
         "rotate_fps": frames / elapsed,
         "frames": frames,
         "view_size": f"{int(view.width)}x{int(view.height)}",
-        "triangles": app.state.package.triangle_count,
+        "triangles": view.scene.triangle_count,
         "rss_mb": _rss_mb(),
     }
     print(json.dumps(result), flush=True)

@@ -106,7 +106,12 @@ class KioskApp(App):
         self.view: PlanView = root.ids.view
         s = self.settings
         interactive = Quality(scale=s.interactive_scale, msaa=0, lod=True, outlines=False)
-        self.view.attach(self.state, InteractionQuality(interactive, Quality(msaa=s.msaa)))
+        # target_ms covers the 3D frame only: Kivy draws the rest of the window (~14 ms on llvmpipe)
+        governor = InteractionQuality(
+            interactive, Quality(msaa=s.msaa), target_ms=18.0, min_scale=0.25
+        )
+        self.view.attach(self.state, governor)
+        self.view.lod_triangles = s.interactive_triangles
         self.view.set_gesture_settings(s.gestures)
         self.view.bind(quality=self._refresh_status)
         self.state.subscribe(self._on_state)
@@ -168,7 +173,7 @@ class KioskApp(App):
                 path, trusted=self._trusted, require_signature=self.settings.require_signature
             )
             metrics = all_trajectory_metrics(pkg.plan, pkg.meshes)
-            prepared = prepare_scene(pkg.plan, pkg.meshes)
+            prepared = prepare_scene(pkg.plan, pkg.meshes, self.settings.interactive_triangles)
         except OrkioskError as exc:
             msg = str(exc)
             Clock.schedule_once(lambda dt: self._load_failed(path, msg))
@@ -226,6 +231,7 @@ class KioskApp(App):
             pkg = self.state.package
             same = self.view.scene is not None and self.view.scene.plan.case_id == pkg.plan.case_id
             self.view.swap_in(pkg, keep_camera=same)
+            self.state.drop_meshes()
             self.metrics = self._metrics_for.pop(pkg.manifest_sha256, self.metrics)
             self._fill_banner(pkg)
             self._fill_trajectories(pkg)

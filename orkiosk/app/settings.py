@@ -12,6 +12,7 @@
     width = 1920                              # window size when windowed
     height = 1080
     interactive_scale = 0.5                   # render scale while the view moves
+    interactive_triangles = 30000             # lighter meshes while the view moves (whole plan)
     msaa = 4                                  # samples at rest (0 = off)
 
     [touch]
@@ -53,6 +54,7 @@ class KioskSettings:
     width: int = 1920
     height: int = 1080
     interactive_scale: float = 0.5
+    interactive_triangles: int = 30_000
     msaa: int = 4
     touch_device: str = ""
     mouse: bool = False
@@ -68,7 +70,13 @@ _SECTIONS = {
         "require_signature": bool,
         "windowed": bool,
     },
-    "display": {"width": int, "height": int, "interactive_scale": float, "msaa": int},
+    "display": {
+        "width": int,
+        "height": int,
+        "interactive_scale": float,
+        "interactive_triangles": int,
+        "msaa": int,
+    },
     "touch": {"device": str, "mouse": bool},
 }
 _ENV = {

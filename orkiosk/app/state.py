@@ -10,7 +10,7 @@ the display live here, where they can be tested without a window:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -132,6 +132,11 @@ class KioskState:
             self.opacity = {k: v for k, v in self.opacity.items() if k in ids}
         self.named = None
         self._changed("package")
+
+    def drop_meshes(self) -> None:
+        """Once the shown plan is on the GPU, its CPU mesh copies are not needed: free them."""
+        if self.package is not None and self.package.meshes:
+            self.package = replace(self.package, meshes={})
 
     def set_error(self, message: str) -> None:
         self.error = message

@@ -29,6 +29,7 @@ from orkiosk.app import glstate
 from orkiosk.app.state import KioskState, Pick
 from orkiosk.render.camera import Camera
 from orkiosk.render.errors import RenderError
+from orkiosk.render.prepare import DEFAULT_LOD_BUDGET, prepare_scene
 from orkiosk.render.renderer import Renderer
 from orkiosk.render.state import ClipPlane, DisplayState, InteractionQuality, Quality
 from orkiosk.touch import (
@@ -80,6 +81,7 @@ class PlanView(Widget):
         self.view_name = "anterior"
         self.recognizer = GestureRecognizer()
         self.governor = InteractionQuality()
+        self.lod_triangles = DEFAULT_LOD_BUDGET
         self._target = None  # (Texture, external texture, depth, framebuffer)
         self._staged = None  # (manifest sha256, Scene) uploaded, not yet shown
         self._dirty = True
@@ -153,10 +155,9 @@ class PlanView(Widget):
         self._ensure_gl()
         saved = glstate.kivy_state()
         try:
-            if prepared is not None:
-                scene = self.renderer.create_scene(prepared)
-            else:
-                scene = self.renderer.create_scene(package.plan, package.meshes)
+            if prepared is None:
+                prepared = prepare_scene(package.plan, package.meshes, self.lod_triangles)
+            scene = self.renderer.create_scene(prepared)
         finally:
             glstate.unbind_vertex_array()
             glstate.hand_back_to_kivy(saved)
@@ -344,9 +345,10 @@ class PlanView(Widget):
                 )
                 self._labels[key] = lab
                 self.add_widget(lab)
-            lab.text = text
-            lab.texture_update()
-            lab.size = lab.texture_size
+            if lab.text != text:  # rendering text is slow: only when it changes
+                lab.text = text
+                lab.texture_update()
+                lab.size = lab.texture_size
             lab.pos = (float(self.x + x + 8), float(self.y + (h - y) - lab.height / 2))
 
     # ------------------------------------------------------------------ touch

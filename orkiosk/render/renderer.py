@@ -854,7 +854,8 @@ class Renderer:
         objs = self._marker_targets()
         tex, resolved, draw_fbo = objs[0], objs[1], objs[-1]
         rot = camera.rotation
-        if self._marker_rotation is None or not np.allclose(self._marker_rotation, rot):
+        # redrawn only once the view turned by about a degree: it is small, and costs ~7 ms
+        if self._marker_rotation is None or np.abs(self._marker_rotation - rot).max() > 0.02:
             self._render_marker(rot, draw_fbo)
             if draw_fbo is not resolved:
                 ctx.copy_framebuffer(resolved, draw_fbo)
