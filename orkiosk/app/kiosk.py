@@ -384,16 +384,16 @@ class KioskApp(App):
             bits.append("loading plan ...")
         intake = []
         if self.settings.watch is not None:
-            intake.append("watching folder")
+            intake.append("folder")
         if self.settings.control_socket is not None:
-            intake.append("control socket")
-        bits.append("sync: " + (", ".join(intake) if intake else "local only"))
+            intake.append("socket")
+        bits.append("plans via " + ("+".join(intake) if intake else "start only"))
         if st.package is not None:
             signed = st.package.signed_by
             bits.append(f"signed {signed.key_id[:8]}" if signed else "unsigned")
         bits.append(f"{self.view.quality} {self.view.frame_ms:.0f} ms")
-        bits.append(f"mode {st.mode.upper()}" + ("  LOCKED" if st.locked else ""))
-        root.status = "   |   ".join(bits)
+        bits.append(st.mode.upper() + ("  LOCKED" if st.locked else ""))
+        root.status = "  |  ".join(bits)
 
     # ------------------------------------------------------------------ actions from kv
     def _stage(self, pkg: Package) -> None:
