@@ -1,14 +1,17 @@
 """The `orkiosk` command line: one sub-command per job, each registered by its own module.
 
 A command module has `register(subparsers)`, which adds its parser and sets `func(args) -> int`.
-Any OrkioskError becomes one clear line on stderr and exit status 2; never a traceback.
+Any OrkioskError or OSError becomes one clear line on stderr and exit status 2; an unexpected
+error one line and status 70. Never a traceback (ORKIOSK_DEBUG=1 prints it).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 
 from orkiosk import __version__
 from orkiosk.errors import OrkioskError
@@ -43,6 +46,19 @@ def main(argv: list[str] | None = None) -> int:
     except OrkioskError as exc:
         print(f"orkiosk {args.command}: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a file or folder the command was pointed at
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"orkiosk {args.command}: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"orkiosk {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: one line for the user, the traceback only on request
+        if os.environ.get("ORKIOSK_DEBUG"):
+            traceback.print_exc()
+        print(
+            f"orkiosk {args.command}: internal error ({type(exc).__name__}: {exc}); "
+            "please report it (set ORKIOSK_DEBUG=1 for details)",
+            file=sys.stderr,
+        )
+        return 70

@@ -12,7 +12,8 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 
 # --- system packages --------------------------------------------------------------------------
 missing=()
-have_lib() { ldconfig -p 2>/dev/null | grep -q "$1"; }
+# grep -q would exit early and SIGPIPE ldconfig, failing the pipeline under pipefail
+have_lib() { ldconfig -p 2>/dev/null | grep "$1" >/dev/null; }
 have_lib 'libEGL.so.1 ' || missing+=(libegl1)
 have_lib 'libGL.so.1 ' || missing+=(libgl1)
 have_lib 'libgbm.so.1 ' || missing+=(libgbm1)

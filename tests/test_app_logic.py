@@ -168,3 +168,23 @@ def test_control_socket_queues_paths(tmp_path):
     finally:
         server.stop()
     assert not sock.exists()
+
+
+def test_loading_fails_closed_when_the_trust_folder_is_unusable(tmp_path):
+    from orkiosk.app.loading import load_for_display
+    from orkiosk.errors import OrkioskError
+    from orkiosk.plan.signing import generate_keypair, load_trust_dir, sign_package
+
+    p = pkg(tmp_path, "p").path
+    priv, _ = generate_keypair(tmp_path / "keys")
+    sign_package(p, priv)
+    settings = KioskSettings(trust=tmp_path / "missing")
+    with pytest.raises(OrkioskError, match="unusable"):
+        load_for_display(p, settings, None)
+    trusted = load_trust_dir(tmp_path / "keys")
+    ok = load_for_display(p, KioskSettings(trust=tmp_path / "keys"), trusted)
+    assert ok.package.signed_by is not None and ok.prepared is not None
+    text = (p / "plan.json").read_text().replace("Test Planner", "Test Plannex")
+    (p / "plan.json").write_text(text)
+    with pytest.raises(OrkioskError, match="does not match"):
+        load_for_display(p, KioskSettings(trust=tmp_path / "keys"), trusted)

@@ -317,3 +317,15 @@ def test_opacity_option_sets_the_default_look():
     for bad, msg in (("bone", "ID=VALUE"), ("bone=2", "ID=VALUE"), ("skull=0.5", "no structure")):
         with pytest.raises(BuildError, match=msg):
             _apply_opacity([bone], [bad])
+
+
+def test_build_never_replaces_its_own_input(tmp_path):
+    from orkiosk.build.pipeline import BuildError, BuildOptions, run_build
+
+    src = tmp_path / "ct"
+    src.mkdir()
+    (src / "slice.dcm").write_bytes(b"not really")
+    for out in (src, tmp_path):
+        with pytest.raises(BuildError, match="holds the DICOM input"):
+            run_build(BuildOptions(dicom_dir=src, out=out, overwrite=True))
+    assert (src / "slice.dcm").exists()

@@ -242,3 +242,24 @@ def test_info_prints_patient_and_laterality():
     result = orkiosk("info")
     assert result.returncode == 0, result.stderr
     assert "PHANTOM, HEAD" in result.stdout and "LEFT" in result.stdout
+
+
+def test_overwrite_replaces_only_a_package_or_an_empty_folder(tmp_path):
+    plan, meshes = small_plan()
+    precious = tmp_path / "thesis"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("years of work")
+    with pytest.raises(PackageError, match="not a planning package"):
+        write_package(plan, meshes, precious, overwrite=True)
+    assert (precious / "thesis.txt").read_text() == "years of work"
+    (tmp_path / "empty").mkdir()
+    write_package(plan, meshes, tmp_path / "empty", overwrite=True)
+    assert load_package(tmp_path / "empty").plan == load_package(tmp_path / "empty").plan
+
+
+def test_no_traceback_for_file_errors(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    result = orkiosk("keygen", tmp_path / "afile" / "keys")
+    assert_clean_failure(result, "Not a directory")
+    result = orkiosk("bench", "--json", tmp_path / "nowhere" / "b.json", "touch")
+    assert_clean_failure(result, "folder does not exist")

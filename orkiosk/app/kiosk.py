@@ -23,15 +23,15 @@ from kivy.uix.boxlayout import BoxLayout
 
 from orkiosk.app import watchdog
 from orkiosk.app.intake import ControlSocket, FolderWatcher
+from orkiosk.app.loading import Loaded, load_for_display
 from orkiosk.app.settings import KioskSettings
 from orkiosk.app.state import OPACITY_STEPS, KioskState
 from orkiosk.app.view3d import PlanView
 from orkiosk.errors import OrkioskError
-from orkiosk.plan.package import Package, load_package
+from orkiosk.plan.package import Package
 from orkiosk.plan.signing import load_trust_dir
 from orkiosk.render.camera import NAMED_VIEWS
-from orkiosk.render.metrics import TrajectoryMetrics, all_trajectory_metrics
-from orkiosk.render.prepare import prepare_scene
+from orkiosk.render.metrics import TrajectoryMetrics
 from orkiosk.render.state import InteractionQuality, Quality
 
 log = logging.getLogger("orkiosk.kiosk")
@@ -124,7 +124,7 @@ class KioskApp(App):
         if self.settings.trust is not None:
             try:
                 self._trusted = load_trust_dir(self.settings.trust)
-            except OrkioskError as exc:
+            except OrkioskError as exc:  # every load is then refused (see _load_worker)
                 self.state.set_error(f"Trusted keys unusable: {exc}")
         if self.plan_path is not None:
             self.request_load(self.plan_path, "start")
@@ -169,11 +169,7 @@ class KioskApp(App):
     def _load_worker(self, path: Path, source: str) -> None:
         t0 = time.perf_counter()
         try:
-            pkg = load_package(
-                path, trusted=self._trusted, require_signature=self.settings.require_signature
-            )
-            metrics = all_trajectory_metrics(pkg.plan, pkg.meshes)
-            prepared = prepare_scene(pkg.plan, pkg.meshes, self.settings.interactive_triangles)
+            loaded = load_for_display(path, self.settings, self._trusted)
         except OrkioskError as exc:
             msg = str(exc)
             Clock.schedule_once(lambda dt: self._load_failed(path, msg))
@@ -183,14 +179,15 @@ class KioskApp(App):
             Clock.schedule_once(lambda dt: self._load_failed(path, msg))
         else:
             log.info("verified %s in %.0f ms", path, (time.perf_counter() - t0) * 1000)
-            Clock.schedule_once(lambda dt: self._loaded(pkg, metrics, prepared, source))
+            Clock.schedule_once(lambda dt: self._loaded(loaded, source))
         finally:
             with self._lock:
                 self._loading -= 1
 
-    def _loaded(self, pkg: Package, metrics, prepared, source: str) -> None:
-        self._metrics_for[pkg.manifest_sha256] = metrics
-        self._prepared[pkg.manifest_sha256] = prepared
+    def _loaded(self, loaded: Loaded, source: str) -> None:
+        pkg = loaded.package
+        self._metrics_for[pkg.manifest_sha256] = loaded.metrics
+        self._prepared[pkg.manifest_sha256] = loaded.prepared
         try:
             offer = self.state.offer(pkg, prepare=self._stage)
         except OrkioskError as exc:

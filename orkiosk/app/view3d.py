@@ -89,7 +89,7 @@ class PlanView(Widget):
         self._labels: dict[tuple[str, str], Label] = {}
         self._px_per_mm = Metrics.dpi / 25.4
         with self.canvas:
-            Color(1, 1, 1, 1)
+            self._color = Color(1, 1, 1, 0)  # invisible until a picture exists (not a white glare)
             self._rect = Rectangle(pos=self.pos, size=self.size)
         self.bind(pos=self._on_geometry, size=self._on_geometry)
         self._clock = Clock.schedule_interval(self._frame, 0)
@@ -137,6 +137,7 @@ class PlanView(Widget):
         fbo = self.ctx.framebuffer([ext], depth)
         self._target = (tex, ext, depth, fbo)
         self._rect.texture = tex
+        self._color.a = 1
 
     def _release_target(self) -> None:
         if self._target is not None:

@@ -62,6 +62,8 @@ def run(args) -> int:
         raise OrkioskError(
             f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}"
         )
+    if not args.json.parent.is_dir():
+        raise OrkioskError(f"{args.json}: its folder does not exist (results could not be written)")
     rows = []
     for name in names:
         module, func = BENCHMARKS[name].split(":")

@@ -259,6 +259,11 @@ def run_build(opts: BuildOptions, progress: Progress | None = None) -> BuildResu
     out = Path(opts.out)
     if out.exists() and not opts.overwrite:
         raise BuildError(f"{out}: already exists; choose a new folder or use --force to replace it")
+    src = Path(opts.dicom_dir).resolve()
+    if src == out.resolve() or out.resolve() in src.parents:
+        raise BuildError(
+            f"{out}: holds the DICOM input {opts.dicom_dir}; choose another output folder"
+        )
     laterality = (opts.laterality or "none").lower()
     if laterality not in LATERALITIES:
         raise BuildError(

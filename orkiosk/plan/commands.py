@@ -40,7 +40,7 @@ def register(sub) -> None:
         description="Write NAME.key (private, mode 0600) and NAME.pub into DIR. Copy NAME.pub "
         "into the kiosk's trust directory; keep NAME.key on the planning workstation.",
     )
-    p.add_argument("directory", type=Path)
+    p.add_argument("directory", type=Path, help="folder for the key pair (created if needed)")
     p.add_argument("--name", default="planner", help="file name stem (default: planner)")
     p.set_defaults(func=run_keygen)
 

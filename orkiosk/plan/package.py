@@ -365,6 +365,10 @@ def write_package(plan: Plan, meshes: dict[str, Mesh], out_dir, *, overwrite: bo
     out = Path(out_dir)
     if out.exists() and not overwrite:
         raise PackageError([f"{out}: already exists (use overwrite to replace it)"])
+    if out.exists() and not _replaceable(out):
+        raise PackageError(
+            [f"{out}: not a planning package (no plan.json) and not empty; refusing to replace it"]
+        )
     missing = [s.id for s in plan.structures if s.id not in meshes]
     if missing:
         raise PackageError([f"structure {sid!r}: no mesh given" for sid in missing])
@@ -399,6 +403,13 @@ def write_package(plan: Plan, meshes: dict[str, Mesh], out_dir, *, overwrite: bo
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _replaceable(path: Path) -> bool:
+    """Only a planning package, or an empty folder, may be replaced by a new package."""
+    if path.is_symlink() or not path.is_dir():
+        return False
+    return (path / MANIFEST_NAME).is_file() or not any(path.iterdir())
 
 
 def _write_synced(path: Path, data: bytes) -> None:
