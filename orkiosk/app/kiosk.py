@@ -217,6 +217,7 @@ class KioskApp(App):
         )
         if not shown:
             self.root.placeholder = f"No plan shown.\n{path}:\n{message}"
+            self.root.patient_name = "NO PLAN SHOWN"
         self._refresh_status()
 
     # ------------------------------------------------------------------ state -> widgets
@@ -388,7 +389,8 @@ class KioskApp(App):
         if st.package is not None:
             signed = st.package.signed_by
             bits.append(f"signed {signed.key_id[:8]}" if signed else "unsigned")
-        bits.append(f"{self.view.quality} {self.view.frame_ms:.0f} ms")
+        if self.view.frames:
+            bits.append(f"{self.view.quality} {self.view.frame_ms:.0f} ms")
         bits.append(st.mode.upper() + ("  LOCKED" if st.locked else ""))
         root.status = "  |  ".join(bits)
 
