@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from orkiosk.errors import OrkioskError
+from orkiosk.render.prepare import DEFAULT_LOD_BUDGET
 from orkiosk.touch.settings import GestureSettings
 
 DEFAULT_FILE = Path("/etc/orkiosk/kiosk.toml")
@@ -54,7 +55,7 @@ class KioskSettings:
     width: int = 1920
     height: int = 1080
     interactive_scale: float = 0.5
-    interactive_triangles: int = 30_000
+    interactive_triangles: int = DEFAULT_LOD_BUDGET
     msaa: int = 4
     touch_device: str = ""
     mouse: bool = False
