@@ -52,7 +52,7 @@ def choose_camera(plan: Plan, bounds, options: SnapshotOptions) -> tuple[Camera,
     for v in plan.views:
         if v.id == name:
             return Camera.from_view(v, bounds, aspect), v.name
-    known = list(NAMED_VIEWS) + [v.id for v in plan.views]
+    known = list(dict.fromkeys([*NAMED_VIEWS, *(v.id for v in plan.views)]))
     raise RenderError(f"unknown view {name!r}; known: {', '.join(known)}")
 
 
