@@ -16,7 +16,8 @@ from orkiosk.render import geometry
 from orkiosk.render.errors import RenderError
 from orkiosk.render.state import plan_bounds
 
-DEFAULT_LOD_BUDGET = 30_000  # triangles of the whole plan drawn while the view moves (llvmpipe: ~2x faster than 60k)
+# triangles of the whole plan drawn while the view moves (llvmpipe: ~2x faster than 60k)
+DEFAULT_LOD_BUDGET = 30_000
 
 
 @dataclass(frozen=True, eq=False)
