@@ -21,7 +21,7 @@ COMMAND_MODULES = (
     "orkiosk.plan.commands",
     "orkiosk.bench.command",
     "orkiosk.render.commands",
-    "orkiosk.build.commands",
+    "orkiosk.planning.commands",
     "orkiosk.app.commands",
 )
 

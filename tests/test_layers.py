@@ -12,7 +12,7 @@ RULES = {
     "orkiosk.plan.commands": HEAVY,
     "orkiosk.store": HEAVY,
     "orkiosk.touch": HEAVY,
-    "orkiosk.build": HEAVY,
+    "orkiosk.planning": HEAVY,
     "orkiosk.render": ("kivy", "zmq"),
     "orkiosk.sync": ("kivy", "moderngl"),
     "orkiosk.cli": HEAVY,

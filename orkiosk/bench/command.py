@@ -15,7 +15,7 @@ from orkiosk.errors import OrkioskError
 BENCHMARKS = {
     "load": "orkiosk.plan.bench:bench_load",
     "touch": "orkiosk.bench.command:bench_touch_rows",
-    "build": "orkiosk.build.bench:bench_rows",
+    "build": "orkiosk.planning.bench:bench_rows",
     "render": "orkiosk.render.bench:bench_rows",
     "kiosk": "orkiosk.app.bench:bench_kiosk",
 }

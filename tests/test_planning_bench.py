@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from orkiosk.build.bench import GOAL_S, STAGES, bench_build, bench_rows
+from orkiosk.planning.bench import GOAL_S, STAGES, bench_build, bench_rows
 
 
 def test_bench_build_small_without_vtk(monkeypatch):

@@ -9,7 +9,9 @@ import shutil
 import numpy as np
 import pytest
 
-from orkiosk.build.phantom import (
+from orkiosk.cli import main
+from orkiosk.plan.package import load_package
+from orkiosk.planning.phantom import (
     BEAD_CENTER,
     LESION_C,
     VEINS,
@@ -18,9 +20,7 @@ from orkiosk.build.phantom import (
     phantom_plan,
     write_series,
 )
-from orkiosk.build.surface import signed_volume_mm3
-from orkiosk.cli import main
-from orkiosk.plan.package import load_package
+from orkiosk.planning.surface import signed_volume_mm3
 
 
 @pytest.fixture(scope="module")
@@ -258,8 +258,8 @@ def test_existing_output_needs_force(phantom_dir, tmp_path, capsys):
 
 
 def test_mesh_import(phantom_dir, tmp_path, capsys):
-    from orkiosk.build.meshfiles import write_stl
     from orkiosk.plan.synthetic import surface
+    from orkiosk.planning.meshfiles import write_stl
 
     capsys.readouterr()
     ball = surface(tuple(LESION_C), (5, 5, 5), 12, 16)
@@ -308,8 +308,8 @@ def test_help_mentions_coordinates(capsys):
 
 
 def test_opacity_option_sets_the_default_look():
-    from orkiosk.build.pipeline import BuildError, _apply_opacity
     from orkiosk.plan.model import Structure
+    from orkiosk.planning.pipeline import BuildError, _apply_opacity
 
     bone = Structure("bone", "Bone", "meshes/bone.glb")
     (out,) = _apply_opacity([bone], ["bone=0.4"])
@@ -320,7 +320,7 @@ def test_opacity_option_sets_the_default_look():
 
 
 def test_build_never_replaces_its_own_input(tmp_path):
-    from orkiosk.build.pipeline import BuildError, BuildOptions, run_build
+    from orkiosk.planning.pipeline import BuildError, BuildOptions, run_build
 
     src = tmp_path / "ct"
     src.mkdir()

@@ -11,10 +11,10 @@ import time
 
 import numpy as np
 
-from orkiosk.build import segment as seg
-from orkiosk.build.phantom import make_head_volume
-from orkiosk.build.progress import Stopwatch
-from orkiosk.build.surface import build_mesh
+from orkiosk.planning import segment as seg
+from orkiosk.planning.phantom import make_head_volume
+from orkiosk.planning.progress import Stopwatch
+from orkiosk.planning.surface import build_mesh
 
 SHAPE = (300, 512, 512)  # slices, rows, columns
 SPACING = (0.45, 0.45, 0.7)  # column, row, slice mm: a 230 mm field of view, 210 mm long
@@ -35,8 +35,8 @@ def bench_build(shape=SHAPE, spacing=SPACING, with_vtk: bool = True, with_io: bo
     import tempfile
     from pathlib import Path
 
-    from orkiosk.build.dicom import read_series
-    from orkiosk.build.phantom import write_series
+    from orkiosk.planning.dicom import read_series
+    from orkiosk.planning.phantom import write_series
 
     t = time.perf_counter()
     volume, _labels = make_head_volume(shape, spacing, blur=False)

@@ -8,17 +8,17 @@ import struct
 import numpy as np
 import pytest
 
-from orkiosk.build.markups import (
+from orkiosk.plan.synthetic import surface
+from orkiosk.planning.markups import (
     MarkupsError,
     parse_landmark,
     parse_measurement,
     parse_trajectory,
     read_markups,
 )
-from orkiosk.build.meshfiles import MeshFileError, read_mesh_file, write_stl
-from orkiosk.build.phantom import markups_json, phantom_plan
-from orkiosk.build.surface import signed_volume_mm3
-from orkiosk.plan.synthetic import surface
+from orkiosk.planning.meshfiles import MeshFileError, read_mesh_file, write_stl
+from orkiosk.planning.phantom import markups_json, phantom_plan
+from orkiosk.planning.surface import signed_volume_mm3
 
 
 def _mrk(tmp_path, markups, name="m.mrk.json"):

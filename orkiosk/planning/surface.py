@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from orkiosk.build.segment import Segmentation
 from orkiosk.errors import OrkioskError
 from orkiosk.plan.mesh import Mesh
+from orkiosk.planning.segment import Segmentation
 
 TAUBIN_LAMBDA = 0.5
 TAUBIN_MU = -0.53

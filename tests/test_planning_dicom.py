@@ -10,8 +10,8 @@ import pydicom
 import pytest
 from pydicom.uid import generate_uid
 
-from orkiosk.build.dicom import DicomError, read_series, scan_folder
-from orkiosk.build.phantom import (
+from orkiosk.planning.dicom import DicomError, read_series, scan_folder
+from orkiosk.planning.phantom import (
     BEAD_CENTER,
     PATIENT,
     bead_phantom,
@@ -353,7 +353,7 @@ def test_legacy_multiframe_not_supported(tmp_path):
 
 def test_phantom_anatomy_is_asymmetric():
     """Lesion on the patient's left, nose in front; the labelmap agrees with the CT."""
-    from orkiosk.build.phantom import LESION, LESION_C, make_head_volume
+    from orkiosk.planning.phantom import LESION, LESION_C, make_head_volume
 
     vol, labels = make_head_volume((48, 64, 64), (3.6, 3.6, 4.2))
     k, j, i = np.nonzero(labels == LESION)

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from orkiosk.build.dicom import SeriesInfo, Volume
 from orkiosk.errors import OrkioskError
+from orkiosk.planning.dicom import SeriesInfo, Volume
 
 # Tissue labels painted in order (later wins) and their CT numbers (HU).
 AIR, SOFT, BONE, DIPLOE, GREY, WHITE, CSF, LESION, ARTERY, VEIN, EYE = range(11)

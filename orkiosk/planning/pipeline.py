@@ -20,23 +20,23 @@ from pathlib import Path
 
 import numpy as np
 
-from orkiosk.build import segment as seg
-from orkiosk.build.colors import NAMED, linear, palette, parse_color
-from orkiosk.build.dicom import Volume, read_series
-from orkiosk.build.labels import read_labels
-from orkiosk.build.markups import (
+from orkiosk.errors import OrkioskError
+from orkiosk.plan.mesh import Mesh
+from orkiosk.plan.model import LATERALITIES, Patient, Plan, Structure, Study, View
+from orkiosk.planning import segment as seg
+from orkiosk.planning.colors import NAMED, linear, palette, parse_color
+from orkiosk.planning.dicom import Volume, read_series
+from orkiosk.planning.labels import read_labels
+from orkiosk.planning.markups import (
     PlanItems,
     parse_landmark,
     parse_measurement,
     parse_trajectory,
     read_markups,
 )
-from orkiosk.build.meshfiles import read_mesh_file
-from orkiosk.build.progress import Progress, Stopwatch
-from orkiosk.build.surface import build_mesh, decimate
-from orkiosk.errors import OrkioskError
-from orkiosk.plan.mesh import Mesh
-from orkiosk.plan.model import LATERALITIES, Patient, Plan, Structure, Study, View
+from orkiosk.planning.meshfiles import read_mesh_file
+from orkiosk.planning.progress import Progress, Stopwatch
+from orkiosk.planning.surface import build_mesh, decimate
 
 MARGIN_MM = 30.0  # how far outside the image volume a point may lie
 MIDLINE_MM = 5.0

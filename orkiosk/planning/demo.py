@@ -4,7 +4,7 @@ synthetic CT head as DICOM, and the ordinary `orkiosk build` command turns it in
 trajectory to the lesion that keeps clear of the vessels and landmarks from its 3D Slicer
 markups file).
 
-    python -m orkiosk.build.demo OUT_PKG [--triangles N]
+    python -m orkiosk.planning.demo OUT_PKG [--triangles N]
 """
 
 from __future__ import annotations

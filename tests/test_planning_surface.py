@@ -7,12 +7,12 @@ import gzip
 import numpy as np
 import pytest
 
-from orkiosk.build import segment as seg
-from orkiosk.build.colors import ColorError, parse_color
-from orkiosk.build.dicom import SeriesInfo, Volume
-from orkiosk.build.labels import LabelError, read_labels, write_nifti
-from orkiosk.build.phantom import bead_phantom
-from orkiosk.build.surface import build_mesh, signed_volume_mm3
+from orkiosk.planning import segment as seg
+from orkiosk.planning.colors import ColorError, parse_color
+from orkiosk.planning.dicom import SeriesInfo, Volume
+from orkiosk.planning.labels import LabelError, read_labels, write_nifti
+from orkiosk.planning.phantom import bead_phantom
+from orkiosk.planning.surface import build_mesh, signed_volume_mm3
 
 
 def _sphere_volume(affine, n=40, radius_mm=30.0, hu=1000, modality="CT"):
@@ -66,7 +66,7 @@ def test_smoothing_does_not_shrink():
 
 
 def test_large_surface_is_reduced_before_decimation(monkeypatch):
-    import orkiosk.build.surface as surface
+    import orkiosk.planning.surface as surface
 
     monkeypatch.setattr(surface, "MIN_REDUCE", 0)
     vol, _ = _sphere_volume(np.diag([0.5, 0.5, 0.5, 1.0]), n=100, radius_mm=20.0)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from orkiosk.build.segment import PRESET_HELP
+from orkiosk.planning.segment import PRESET_HELP
 
 BUILD_EPILOG = """\
 structures (all may be repeated and mixed; without any, a CT gets --preset skin --preset bone):
@@ -198,9 +198,9 @@ def register(sub) -> None:
 
 
 def run_build(args) -> int:
-    from orkiosk.build.pipeline import BuildOptions, format_summary
-    from orkiosk.build.pipeline import run_build as _run
-    from orkiosk.build.progress import Progress
+    from orkiosk.planning.pipeline import BuildOptions, format_summary
+    from orkiosk.planning.pipeline import run_build as _run
+    from orkiosk.planning.progress import Progress
 
     opts = BuildOptions(
         dicom_dir=args.dicom_dir,
@@ -237,8 +237,8 @@ def run_build(args) -> int:
 
 
 def run_phantom(args) -> int:
-    from orkiosk.build.phantom import write_phantom
-    from orkiosk.build.progress import Progress
+    from orkiosk.planning.phantom import write_phantom
+    from orkiosk.planning.progress import Progress
 
     progress = Progress()
     summary = write_phantom(

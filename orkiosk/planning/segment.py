@@ -17,10 +17,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from orkiosk.build.colors import NAMED, RGB, linear, palette, parse_color
-from orkiosk.build.dicom import Volume
-from orkiosk.build.labels import LabelVolume
 from orkiosk.errors import OrkioskError
+from orkiosk.planning.colors import NAMED, RGB, linear, palette, parse_color
+from orkiosk.planning.dicom import Volume
+from orkiosk.planning.labels import LabelVolume
 
 FULL = np.ones((3, 3, 3), dtype=bool)  # 26-connectivity
 FACE = None  # scipy's default: 6-connectivity
