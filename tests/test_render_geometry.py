@@ -8,16 +8,17 @@ import sys
 import numpy as np
 import pytest
 
-from orkiosk.plan.model import Patient, Plan, Structure, Study, Trajectory
-from orkiosk.render import geometry
-from orkiosk.render.camera import NAMED_VIEWS, Camera
-from orkiosk.render.errors import RenderError
-from orkiosk.render.metrics import (
+from orkiosk.plan.metrics import (
     distance,
     plane_angle,
     segment_mesh_distance,
     trajectory_metrics,
 )
+from orkiosk.plan.model import Patient, Plan, Structure, Study, Trajectory
+from orkiosk.plan.views import NAMED_VIEWS
+from orkiosk.render import geometry
+from orkiosk.render.camera import Camera
+from orkiosk.render.errors import RenderError
 from orkiosk.render.state import ClipPlane, DisplayState, parse_cut
 
 W, H = 400, 300
@@ -293,7 +294,7 @@ def test_lod_and_closedness():
 
 def test_render_maths_modules_do_not_import_gl_or_kivy():
     code = (
-        "import sys; import orkiosk.render.metrics, orkiosk.render.camera, orkiosk.render.state, "
+        "import sys; import orkiosk.plan.metrics, orkiosk.render.camera, orkiosk.render.state, "
         "orkiosk.render.geometry, orkiosk.render.prepare; "
         "assert 'moderngl' not in sys.modules, 'moderngl'; "
         "import orkiosk.render.renderer, orkiosk.render.snapshot, orkiosk.render.commands, "

@@ -333,7 +333,7 @@ def test_pick_returns_structure_and_point(renderer):
 
 
 def test_pick_sees_through_translucent_and_measures(renderer):
-    from orkiosk.render.metrics import distance
+    from orkiosk.plan.metrics import distance
 
     parts = [("skin", (0, 0, 0), 60.0, GREY, 0.3), ("tumour", (0, 0, 0), 20.0, RED, 1.0)]
     plan, meshes = make_plan(parts, landmarks=[Landmark("n", "Nose", (0.0, -70.0, 0.0))])

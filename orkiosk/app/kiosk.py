@@ -28,10 +28,11 @@ from orkiosk.app.settings import KioskSettings
 from orkiosk.app.state import OPACITY_STEPS, KioskState
 from orkiosk.app.view3d import PlanView
 from orkiosk.errors import OrkioskError
+from orkiosk.plan.metrics import TrajectoryMetrics
+from orkiosk.plan.names import person_name
 from orkiosk.plan.package import Package
 from orkiosk.plan.signing import load_trust_dir
-from orkiosk.render.camera import NAMED_VIEWS
-from orkiosk.render.metrics import TrajectoryMetrics
+from orkiosk.plan.views import NAMED_VIEWS
 from orkiosk.render.state import InteractionQuality, Quality
 
 log = logging.getLogger("orkiosk.kiosk")
@@ -68,15 +69,6 @@ class KioskRoot(BoxLayout):
 
 Factory.register("PlanView", cls=PlanView)
 Factory.register("StructureRow", cls=StructureRow)
-
-
-def dicom_name(pn: str) -> str:
-    """DICOM person name FAMILY^Given^Middle -> 'FAMILY, Given Middle'."""
-    parts = [p for p in pn.split("^")]
-    if len(parts) == 1:
-        return pn
-    family, rest = parts[0], " ".join(p for p in parts[1:] if p)
-    return f"{family.upper()}, {rest}" if rest else family.upper()
 
 
 class KioskApp(App):
@@ -251,7 +243,7 @@ class KioskApp(App):
 
     def _fill_banner(self, pkg: Package) -> None:
         p, root = pkg.plan, self.root
-        root.patient_name = dicom_name(p.patient.name)
+        root.patient_name = person_name(p.patient.name)
         root.patient_ids = (
             f"ID {p.patient.id}    born {p.patient.birth_date or 'unknown'}    "
             f"sex {p.patient.sex or '-'}"
@@ -267,7 +259,7 @@ class KioskApp(App):
             pp = st.pending.plan
             root.alert_kind = "confirm"
             root.alert_text = (
-                f"Plan for ANOTHER PATIENT: {dicom_name(pp.patient.name)}, ID {pp.patient.id}, "
+                f"Plan for ANOTHER PATIENT: {person_name(pp.patient.name)}, ID {pp.patient.id}, "
                 f"case {pp.case_id} v{pp.plan_version}. Show it?"
             )
         elif st.error:

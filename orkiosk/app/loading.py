@@ -7,9 +7,9 @@ from pathlib import Path
 
 from orkiosk.app.settings import KioskSettings
 from orkiosk.errors import OrkioskError
+from orkiosk.plan.metrics import TrajectoryMetrics, all_trajectory_metrics
 from orkiosk.plan.package import Package, load_package
 from orkiosk.plan.signing import TrustedKey
-from orkiosk.render.metrics import TrajectoryMetrics, all_trajectory_metrics
 from orkiosk.render.prepare import PreparedScene, prepare_scene
 
 

@@ -25,8 +25,8 @@ from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
-from orkiosk.app import glstate
 from orkiosk.app.state import KioskState, Pick
+from orkiosk.render import glstate
 from orkiosk.render.camera import Camera
 from orkiosk.render.errors import RenderError
 from orkiosk.render.prepare import DEFAULT_LOD_BUDGET, prepare_scene
@@ -47,19 +47,6 @@ from orkiosk.touch import (
 
 log = logging.getLogger("orkiosk.view")
 FULL_TEX_COORDS = (0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0)
-
-
-def collect_gl_garbage(ctx: moderngl.Context) -> int:
-    """ctx.gc() for gc_mode "context_gc", minus a moderngl 5.13 bug: an object released
-    explicitly is queued again as InvalidObject when collected, and ctx.gc() then raises."""
-    count = 0
-    queue = ctx.objects
-    while queue:
-        obj = queue.popleft()
-        if not isinstance(obj, moderngl.InvalidObject):
-            obj.release()
-            count += 1
-    return count
 
 
 class PlanView(Widget):
@@ -303,7 +290,7 @@ class PlanView(Widget):
                 self.state.set_error(f"Display problem: {exc}")
         finally:
             glstate.hand_back_to_kivy(saved)
-        collect_gl_garbage(self.ctx)
+        glstate.collect_gl_garbage(self.ctx)
         dt = time.perf_counter() - t0
         gov.frame_done(dt * 1000, None if interactive else quality)
         self._rect.tex_coords = tex_coords

@@ -1,4 +1,6 @@
-"""The plan: data model, planning package read/verify/write, geometry. numpy only, no GUI."""
+"""The plan: data model, planning package read/verify/write, signatures, and the domain geometry
+that every layer shares (bounds, named views, trajectory metrics, person names). No GUI, GL or
+network: numpy, jsonschema and cryptography only."""
 
 from orkiosk.plan.mesh import Mesh, MeshError
 from orkiosk.plan.model import (

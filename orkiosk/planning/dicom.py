@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from orkiosk.errors import OrkioskError
+from orkiosk.plan.names import person_name
 
 ProgressFn = Callable[[int, int], None]
 
@@ -652,17 +653,6 @@ def _iso_date(value) -> str:
         if 1 <= m <= 12 and 1 <= d <= 31:
             return f"{y:04d}-{m:02d}-{d:02d}"
     return ""
-
-
-def person_name(value) -> str:
-    """DICOM PN 'FAMILY^Given^Middle^Prefix^Suffix' -> 'FAMILY, Given Middle'."""
-    s = str(value or "").strip()
-    parts = [p.strip() for p in s.split("=")[0].split("^")]
-    family = parts[0] if parts else ""
-    given = " ".join(p for p in parts[1:3] if p)
-    if family and given:
-        return f"{family}, {given}"
-    return family or given
 
 
 def read_info(path: str, series_uid: str) -> SeriesInfo:

@@ -23,6 +23,7 @@ import numpy as np
 from orkiosk.errors import OrkioskError
 from orkiosk.plan.mesh import Mesh
 from orkiosk.plan.model import LATERALITIES, Patient, Plan, Structure, Study, View
+from orkiosk.plan.views import along_trajectory, anatomical_views
 from orkiosk.planning import segment as seg
 from orkiosk.planning.colors import NAMED, linear, palette, parse_color
 from orkiosk.planning.dicom import Volume, read_series
@@ -161,33 +162,11 @@ def _check_overlap(volume: Volume, what: str, lo2, hi2) -> None:
 
 
 def named_views(plan_items: PlanItems) -> list[View]:
-    """The anatomical views (ARCHITECTURE.md) plus one along each trajectory."""
-    views = [
-        View("anterior", "Anterior", (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)),
-        View("posterior", "Posterior", (0.0, -1.0, 0.0), (0.0, 0.0, 1.0)),
-        View("left", "Left", (-1.0, 0.0, 0.0), (0.0, 0.0, 1.0)),
-        View("right", "Right", (1.0, 0.0, 0.0), (0.0, 0.0, 1.0)),
-        View("superior", "Superior", (0.0, 0.0, -1.0), (0.0, -1.0, 0.0)),
-        View("inferior", "Inferior", (0.0, 0.0, 1.0), (0.0, -1.0, 0.0)),
-    ]
+    """The anatomical views plus one along each trajectory."""
+    views = anatomical_views()
     used = {v.id for v in views}
     for t in plan_items.trajectories:
-        look = np.subtract(t.target, t.entry)
-        look /= np.linalg.norm(look)
-        up = np.array([0.0, 0.0, 1.0])
-        if abs(look @ up) > 0.9:
-            up = np.array([0.0, -1.0, 0.0])
-        up = up - (up @ look) * look
-        up /= np.linalg.norm(up)
-        views.append(
-            View(
-                _unique_id(f"along-{t.id}", used),
-                f"Along {t.name}",
-                tuple(round(float(v), 6) for v in look),
-                tuple(round(float(v), 6) for v in up),
-                center=tuple(float(v) for v in t.target),
-            )
-        )
+        views.append(along_trajectory(t, _unique_id(f"along-{t.id}", used)))
     return views
 
 

@@ -1,17 +1,17 @@
 """3D picture of a plan: moderngl only, context injected, never imports Kivy.
 
-Modules (GL-free ones can be imported anywhere, e.g. by the UI for metrics):
+Modules:
   camera    Camera: named anatomical views, probe's-eye/perpendicular trajectory views, orbit,
             zoom, pan, roll, fit, project/ray (screen pixels, origin top-left).   [no GL]
   state     DisplayState (visibility/opacity/colour overrides, ClipPlane, markers), Quality
             (FULL / INTERACTIVE), InteractionQuality (which quality for this frame),
-            parse_cut, plan_bounds.                                             [no GL]
-  metrics   trajectory_metrics: length, plane angles, clearance to critical structures;
-            distance between picked points.                                     [no GL]
+            parse_cut.                                                          [no GL]
   geometry  procedural meshes, LOD by vertex clustering, closedness test.       [no GL]
   prepare   prepare_scene(plan, meshes) -> PreparedScene: LOD, anchors, bounds; the slow
             part of showing a plan, safe on a worker thread.                   [no GL]
   context   check_context (GL >= 3.3), create_headless_context (EGL).
+  glstate   hand GL state back to a host toolkit (VAO 0, program 0, viewport, blend);
+            collect_gl_garbage for gc_mode "context_gc".
   renderer  Renderer(ctx) -> create_scene(plan, meshes) -> Scene; render, read_image, pick,
             labels; release().
   snapshot  render_snapshot(plan, meshes, SnapshotOptions) -> PIL image; commands: the

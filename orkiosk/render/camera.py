@@ -5,7 +5,7 @@ coordinates as rows: right, up and back (the camera looks along -back). Screen c
 this package are pixels with the origin at the TOP-LEFT corner, y growing downwards (as in an
 image); Kivy's touch.y grows upwards, so pass `height - touch.y`.
 
-Named views follow ARCHITECTURE.md: "anterior" looks at the face with superior up, so the
+Named views (orkiosk.plan.views): "anterior" looks at the face with superior up, so the
 patient's LEFT (+x) is on the screen's RIGHT; "posterior" the reverse; "left"/"right" look from
 that side; "superior" looks down from above the head with anterior at the top; "inferior" looks up
 from the feet, anterior at the top (radiological convention: patient's left on screen right).
@@ -18,28 +18,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-# look direction (LPS) and screen-up direction of each named view
-NAMED_VIEWS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
-    "anterior": ((0.0, 1.0, 0.0), (0.0, 0.0, 1.0)),
-    "posterior": ((0.0, -1.0, 0.0), (0.0, 0.0, 1.0)),
-    "left": ((-1.0, 0.0, 0.0), (0.0, 0.0, 1.0)),
-    "right": ((1.0, 0.0, 0.0), (0.0, 0.0, 1.0)),
-    "superior": ((0.0, 0.0, -1.0), (0.0, -1.0, 0.0)),
-    "inferior": ((0.0, 0.0, 1.0), (0.0, -1.0, 0.0)),
-}
-
-
-def _unit(v) -> np.ndarray:
-    v = np.asarray(v, dtype=np.float64)
-    n = float(np.linalg.norm(v))
-    if not np.isfinite(n) or n < 1e-12:
-        raise ValueError(f"direction {v.tolist()} has no length")
-    return v / n
+from orkiosk.plan.views import NAMED_VIEWS, unit, up_for
 
 
 def rotation_matrix(axis, angle: float) -> np.ndarray:
     """3x3 rotation by `angle` radians about `axis` (right-hand rule)."""
-    x, y, z = _unit(axis)
+    x, y, z = unit(axis)
     c, s = math.cos(angle), math.sin(angle)
     C = 1.0 - c
     return np.array(
@@ -53,25 +37,14 @@ def rotation_matrix(axis, angle: float) -> np.ndarray:
 
 def look_rotation(look, up) -> np.ndarray:
     """Camera axes (rows right, up, back) for a view direction and an approximate up."""
-    f = _unit(look)
+    f = unit(look)
     u = np.asarray(up, dtype=np.float64)
     u = u - f * float(np.dot(u, f))
     if np.linalg.norm(u) < 1e-6:
         raise ValueError("the up direction is parallel to the view direction")
-    u = _unit(u)
+    u = unit(u)
     r = np.cross(f, u)
     return np.array([r, u, -f])
-
-
-def _perpendicular_up(look: np.ndarray) -> np.ndarray:
-    """Superior projected off `look`; anterior when looking (nearly) along the S-I axis."""
-    f = _unit(look)
-    for cand in ((0.0, 0.0, 1.0), (0.0, -1.0, 0.0)):
-        c = np.asarray(cand)
-        u = c - f * float(np.dot(c, f))
-        if np.linalg.norm(u) > 0.2:
-            return _unit(u)
-    return _unit(np.cross(f, (1.0, 0.0, 0.0)))
 
 
 @dataclass
@@ -179,7 +152,7 @@ class Camera:
             origin = self.eye + self.right * ndc_x * h * aspect + self.up * ndc_y * h
             return origin, self.forward.copy()
         d = self.forward + self.right * ndc_x * t * aspect + self.up * ndc_y * t
-        return self.eye.copy(), _unit(d)
+        return self.eye.copy(), unit(d)
 
     def mm_per_pixel(self, height: int) -> float:
         """Size of one pixel at the orbit centre."""
@@ -288,10 +261,10 @@ class Camera:
         """
         entry = np.asarray(entry, dtype=np.float64)
         target = np.asarray(target, dtype=np.float64)
-        f = _unit(target - entry)
+        f = unit(target - entry)
         r = _frame_radius(entry, target, radius)
         cam = cls()
-        cam.look_along(f, _perpendicular_up(f))
+        cam.look_along(f, up_for(f))
         cam.fit((target - r, target + r), aspect, center=target)
         return cam
 
@@ -304,13 +277,13 @@ class Camera:
         """
         entry = np.asarray(entry, dtype=np.float64)
         target = np.asarray(target, dtype=np.float64)
-        f = _unit(target - entry)
+        f = unit(target - entry)
         look = None
         for cand in ((0.0, 1.0, 0.0), (-1.0, 0.0, 0.0)):
             c = np.asarray(cand)
             g = c - f * float(np.dot(c, f))
             if np.linalg.norm(g) > 0.3:
-                look = _unit(g)
+                look = unit(g)
                 break
         assert look is not None
         r = _frame_radius(entry, target, radius)

@@ -53,6 +53,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from orkiosk.plan.bounds import plan_bounds
     from orkiosk.plan.package import load_package
     from orkiosk.render.snapshot import (
         SnapshotOptions,
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         parse_size,
         render_snapshot,
     )
-    from orkiosk.render.state import DisplayState, parse_cut, plan_bounds
+    from orkiosk.render.state import DisplayState, parse_cut
 
     size = parse_size(args.size)
     if args.side and not args.trajectory:

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from orkiosk.plan.bounds import plan_bounds
 from orkiosk.plan.mesh import Mesh
 from orkiosk.plan.model import Plan
 from orkiosk.render import geometry
 from orkiosk.render.errors import RenderError
-from orkiosk.render.state import plan_bounds
 
 # triangles of the whole plan drawn while the view moves (llvmpipe: ~2x faster than 60k)
 DEFAULT_LOD_BUDGET = 30_000

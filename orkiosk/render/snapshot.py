@@ -14,7 +14,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from orkiosk.plan.mesh import Mesh
 from orkiosk.plan.model import Plan
-from orkiosk.render.camera import NAMED_VIEWS, Camera
+from orkiosk.plan.views import NAMED_VIEWS
+from orkiosk.render.camera import Camera
 from orkiosk.render.errors import RenderError
 from orkiosk.render.state import FULL, DisplayState, Quality
 

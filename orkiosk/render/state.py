@@ -16,28 +16,6 @@ from orkiosk.render.camera import Camera
 from orkiosk.render.errors import RenderError
 
 CUT_PLANES = ("axial", "sagittal", "coronal", "along", "perp")
-MARKER_MARGIN = 5.0  # mm around trajectory ends and landmarks in the bounds
-
-
-def plan_bounds(plan: Plan, meshes) -> tuple[np.ndarray, np.ndarray]:
-    """(min, max) LPS corners around every mesh, trajectory end and landmark of a plan."""
-    lo, hi = [], []
-    for s in plan.structures:
-        if s.id in meshes:
-            a, b = meshes[s.id].bounds()
-            lo.append(a)
-            hi.append(b)
-    pts = [t.entry for t in plan.trajectories] + [t.target for t in plan.trajectories]
-    pts += [m.position for m in plan.landmarks]
-    for p in pts:
-        lo.append(np.asarray(p, dtype=np.float64) - MARKER_MARGIN)
-        hi.append(np.asarray(p, dtype=np.float64) + MARKER_MARGIN)
-    if not lo:
-        return np.full(3, -50.0), np.full(3, 50.0)
-    return (
-        np.min(np.array(lo, dtype=np.float64), axis=0),
-        np.max(np.array(hi, dtype=np.float64), axis=0),
-    )
 
 
 @dataclass(frozen=True)

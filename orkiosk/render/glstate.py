@@ -1,4 +1,5 @@
-"""The few raw GL calls needed to hand the context back to Kivy after moderngl has drawn.
+"""GL state shared with a host toolkit: the few raw GL calls that hand the context back to the
+host (Kivy) after moderngl has drawn, and moderngl garbage collection on the GL thread.
 
 moderngl leaves its vertex array and program bound; Kivy then draws with them (nothing visible
 from the second frame on). After each 3D frame we bind VAO 0 and program 0, and restore Kivy's
@@ -11,6 +12,8 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 from functools import cache
+
+import moderngl
 
 GL_VIEWPORT = 0x0BA2
 GL_FRAMEBUFFER = 0x8D40
@@ -101,3 +104,16 @@ def hand_back_to_kivy(saved: tuple[int, tuple[int, int, int, int]]) -> None:
 def unbind_vertex_array() -> None:
     """After creating VAOs: leave none bound for Kivy."""
     _gl()["glBindVertexArray"](0)
+
+
+def collect_gl_garbage(ctx: moderngl.Context) -> int:
+    """ctx.gc() for gc_mode "context_gc", minus a moderngl 5.13 bug: an object released
+    explicitly is queued again as InvalidObject when collected, and ctx.gc() then raises."""
+    count = 0
+    queue = ctx.objects
+    while queue:
+        obj = queue.popleft()
+        if not isinstance(obj, moderngl.InvalidObject):
+            obj.release()
+            count += 1
+    return count
