@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from importlib import resources
 from pathlib import Path
 
 from kivy.app import App
@@ -36,7 +37,6 @@ from orkiosk.plan.views import NAMED_VIEWS
 from orkiosk.render.state import InteractionQuality, Quality
 
 log = logging.getLogger("orkiosk.kiosk")
-KV_FILE = Path(__file__).resolve().parents[2] / "kiosk.kv"
 
 
 class StructureRow(BoxLayout):
@@ -71,6 +71,18 @@ Factory.register("PlanView", cls=PlanView)
 Factory.register("StructureRow", cls=StructureRow)
 
 
+def load_layout() -> None:
+    """kiosk.kv, read from inside the installed package (orkiosk/resources/)."""
+    kv = resources.files("orkiosk") / "resources" / "kiosk.kv"
+    try:
+        text = kv.read_text("utf-8")
+    except OSError as exc:
+        raise OrkioskError(
+            f"the kiosk layout (kiosk.kv) is missing from this installation: {exc}"
+        ) from exc
+    Builder.load_string(text, filename="kiosk.kv")
+
+
 class KioskApp(App):
     title = "orkiosk"
 
@@ -91,9 +103,7 @@ class KioskApp(App):
 
     # ------------------------------------------------------------------ build
     def build(self):
-        if not KV_FILE.exists():
-            raise OrkioskError(f"{KV_FILE}: kiosk layout file is missing")
-        Builder.load_file(str(KV_FILE))
+        load_layout()
         root = KioskRoot()
         self.view: PlanView = root.ids.view
         s = self.settings

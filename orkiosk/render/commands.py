@@ -18,7 +18,12 @@ def register(subparsers) -> None:
             "image's RIGHT."
         ),
     )
-    p.add_argument("package", type=Path, help="planning package directory")
+    p.add_argument(
+        "package",
+        type=Path,
+        nargs="?",
+        help="planning package directory (default: the bundled demo plan, or $ORKIOSK_PLAN)",
+    )
     p.add_argument("-o", "--output", type=Path, required=True, help="PNG file to write")
     group = p.add_mutually_exclusive_group()
     group.add_argument(
@@ -54,6 +59,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from orkiosk.plan.bounds import plan_bounds
+    from orkiosk.plan.demo import demo_package_path
     from orkiosk.plan.package import load_package
     from orkiosk.render.snapshot import (
         SnapshotOptions,
@@ -63,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
     )
     from orkiosk.render.state import DisplayState, parse_cut
 
+    if args.package is None:
+        args.package = demo_package_path()
     size = parse_size(args.size)
     if args.side and not args.trajectory:
         raise RenderError("--side needs --trajectory")
