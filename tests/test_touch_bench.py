@@ -19,7 +19,13 @@ def test_touch_module_imports_no_gui_gl_or_network():
     assert result.stdout.strip() == ""
 
 
-def test_touch_benchmark_runs():
-    # The figure and its goal (< 200 µs) are reported by `orkiosk bench touch`, not asserted here.
-    mean_us = bench_touch(2_000)
-    assert mean_us > 0 and mean_us == mean_us
+def test_touch_benchmark_times_real_recognition():
+    # The figure and its goal (< 200 µs) are reported by `orkiosk bench touch`, not asserted here;
+    # this checks that what is timed is the recogniser doing its work on every kind of gesture.
+    result = bench_touch(2_000)
+    assert result.events == 2_000
+    assert 0 < result.mean_us < 1e6
+    for kind in ("Rotate", "Zoom", "Pan", "Roll", "DoubleTap"):
+        assert result.commands[kind] > 0, f"the benchmark scenario produced no {kind}"
+    # the scenario's two taps become one DoubleTap, and its palm is rejected (no tap, no press)
+    assert result.commands["Tap"] == 0 and result.commands["LongPress"] == 0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -42,9 +44,15 @@ def _scenario(rng: np.random.Generator) -> list:
     )
 
 
-def bench_touch(n_events: int = 200_000, seed: int = 0) -> float:
-    """Feed a long synthetic stream of gestures through a GestureRecognizer; return the mean
-    microseconds per ``feed`` call (a ``tick`` per frame is included in the time)."""
+@dataclass(frozen=True)
+class TouchBench:
+    mean_us: float  # per ``feed`` call, a ``tick`` every second event included
+    events: int
+    commands: Counter  # gesture commands recognised, by class name: what the time was spent on
+
+
+def bench_touch(n_events: int = 200_000, seed: int = 0) -> TouchBench:
+    """Feed a long synthetic stream of gestures through a GestureRecognizer and time it."""
     rng = np.random.default_rng(seed)
     base = _scenario(rng)
     period = base[-1].t + 1.0
@@ -57,15 +65,19 @@ def bench_touch(n_events: int = 200_000, seed: int = 0) -> float:
 
     rec = GestureRecognizer(GestureSettings())
     feed, tick = rec.feed, rec.tick
+    out: list = []
+    keep = out.extend
     clock = time.perf_counter
     start = clock()
     for i, event in enumerate(events):
-        feed(event)
+        keep(feed(event))
         if i & 1:
-            tick(event.t)
+            keep(tick(event.t))
     elapsed = clock() - start
-    return elapsed / len(events) * 1e6
+    return TouchBench(
+        elapsed / len(events) * 1e6, len(events), Counter(type(c).__name__ for c in out)
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover
-    print(f"touch: {bench_touch():.2f} µs/event")
+    print(f"touch: {bench_touch().mean_us:.2f} µs/event")
