@@ -1,8 +1,10 @@
 """Property-based tests: damaged packages raise PackageError and nothing else.
 
-Each example starts from a valid package, damages it one way, and loads it. Mutations that keep the
-hashes consistent (re-hashing the damaged mesh) reach the mesh decoder; the others are caught by
-the size/hash checks. Run more examples with `-m slow`.
+Each example starts from a valid, signed package, damages it one way, and loads it. Damage that
+was not re-hashed must be refused: a mesh by its size/SHA-256 in plan.json, plan.json itself by
+the signature. Mutations that keep the hashes consistent (re-hashing the damaged mesh, which
+voids the signature, so those load unsigned) reach the mesh decoder, where either a refusal or a
+sound mesh is right. Run more examples with `-m slow`.
 """
 
 import hashlib
@@ -21,17 +23,23 @@ from hypothesis import strategies as st
 from conftest import small_plan
 from orkiosk.plan.mesh import Mesh
 from orkiosk.plan.package import Package, PackageError, load_package, write_package
+from orkiosk.plan.signing import generate_keypair, load_trust_dir, sign_package
 
 _BASE = None
+_TRUST = None
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SOAK = settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def base_package() -> Path:
-    global _BASE
+    global _BASE, _TRUST
     if _BASE is None:
+        root = Path(tempfile.mkdtemp(prefix="orkiosk-fuzz-"))
         plan, meshes = small_plan()
-        _BASE = write_package(plan, meshes, Path(tempfile.mkdtemp(prefix="orkiosk-fuzz-")) / "pkg")
+        _BASE = write_package(plan, meshes, root / "pkg")
+        private, _public = generate_keypair(root / "keys")
+        sign_package(_BASE, private)
+        _TRUST = load_trust_dir(root / "keys")
     return _BASE
 
 
@@ -51,6 +59,18 @@ def load_must_be_safe(pkg: Path) -> None:
         assert isinstance(result, Package)
         for mesh in result.meshes.values():
             mesh.check()
+    finally:
+        shutil.rmtree(pkg.parent, ignore_errors=True)
+
+
+def load_must_refuse(pkg: Path) -> None:
+    """Tampering that was not re-hashed: refused, with readable reasons (signature required)."""
+    try:
+        with pytest.raises(PackageError) as caught:
+            load_package(pkg, trusted=_TRUST, require_signature=True)
+        assert caught.value.problems and all(
+            isinstance(p, str) and p for p in caught.value.problems
+        )
     finally:
         shutil.rmtree(pkg.parent, ignore_errors=True)
 
@@ -81,7 +101,9 @@ def test_bit_flips(rel, where, bit, keep_hash):
     (pkg / rel).write_bytes(bytes(data))
     if keep_hash and rel != "plan.json":
         rehash(pkg, rel)
-    load_must_be_safe(pkg)
+        load_must_be_safe(pkg)
+    else:
+        load_must_refuse(pkg)
 
 
 @FUZZ
@@ -92,7 +114,9 @@ def test_truncation(rel, where, keep_hash):
     (pkg / rel).write_bytes(data[: int(where * len(data))])
     if keep_hash and rel != "plan.json":
         rehash(pkg, rel)
-    load_must_be_safe(pkg)
+        load_must_be_safe(pkg)
+    else:
+        load_must_refuse(pkg)
 
 
 JSON_VALUES = st.recursive(
@@ -235,6 +259,7 @@ def test_bit_flips_soak(rel, where, bit):
 
 
 def test_a_valid_package_still_loads():
-    # The fuzz tests are only meaningful if the untouched base package loads.
+    # The fuzz tests are only meaningful if the untouched base package loads, signed and unsigned.
+    assert load_package(base_package(), trusted=_TRUST, require_signature=True).signed_by
     assert isinstance(load_package(base_package()), Package)
     assert all(isinstance(m, Mesh) for m in load_package(base_package()).meshes.values())
