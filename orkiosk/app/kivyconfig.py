@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from orkiosk.app.settings import KioskSettings
+from orkiosk.app.settings import KioskSettings, panel_dpi
 
 
 def configure_kivy(settings: KioskSettings) -> None:
@@ -29,3 +29,27 @@ def configure_kivy(settings: KioskSettings) -> None:
         Config.set("input", "%(name)s", "probesysfs,provider=mtdev")
     if settings.mouse or settings.windowed:
         Config.set("input", "mouse", "mouse,disable_on_activity,disable_multitouch")
+    apply_panel_metrics(settings)
+
+
+def apply_panel_metrics(settings: KioskSettings) -> float | None:
+    """Make Kivy's mm (and dp) follow the panel's real size from the settings, before widgets
+    are built; returns the dpi used (None: the display's report is kept).
+
+    Kivy's `mm` is dpi / 25.4 pixels and its dpi comes from the window (96 x the backing scale
+    on Linux), which says nothing about the panel. Metrics.dpi is set here and held: the window
+    resets it whenever its own dpi changes (Metrics.reset_dpi), so a binding sets it back.
+    `dp` (Metrics.density) stays 1 px: pixel-exact lines and outlines do not depend on it."""
+    dpi = panel_dpi(settings)
+    if dpi is None:
+        return None
+    os.environ["KIVY_DPI"] = repr(dpi)  # read when kivy.metrics is first imported
+    from kivy.metrics import Metrics
+
+    def hold(*_):
+        if Metrics.dpi != dpi:
+            Metrics.dpi = dpi
+
+    Metrics.fbind("dpi", hold)
+    hold()
+    return dpi

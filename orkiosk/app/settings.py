@@ -14,6 +14,8 @@
     interactive_scale = 0.5                   # render scale while the view moves
     interactive_triangles = 30000             # lighter meshes while the view moves (whole plan)
     msaa = 4                                  # samples at rest (0 = off)
+    panel_diagonal_in = 24.0                  # the panel's real diagonal: sizes text in real mm
+    panel_dpi = 0.0                           # or its real pixels per inch (wins over the diagonal)
 
     [touch]
     device = ""                               # e.g. "/dev/input/event5" (mtdev); "" = probe sysfs
@@ -23,7 +25,13 @@
     tap_slop_mm = 7.0
 
 Environment: ORKIOSK_SETTINGS (file), ORKIOSK_PLAN, ORKIOSK_WATCH, ORKIOSK_CONTROL_SOCKET,
-ORKIOSK_TRUST, ORKIOSK_REQUIRE_SIGNATURE, ORKIOSK_WINDOWED, ORKIOSK_TOUCH_DEVICE, ORKIOSK_MOUSE.
+ORKIOSK_TRUST, ORKIOSK_REQUIRE_SIGNATURE, ORKIOSK_WINDOWED, ORKIOSK_TOUCH_DEVICE, ORKIOSK_MOUSE,
+ORKIOSK_PANEL_DIAGONAL_IN, ORKIOSK_PANEL_DPI.
+
+The panel's real size matters: everything on the OR screen is sized in millimetres (type readable
+from two metres, touch targets >= 15 mm), and what a display reports about its size is often
+wrong. `panel_diagonal_in` is measured over the panel's native resolution `width` x `height`
+(give those too when the panel is not 1920x1080); 0 for both means "believe the display".
 """
 
 from __future__ import annotations
@@ -57,6 +65,8 @@ class KioskSettings:
     interactive_scale: float = 0.5
     interactive_triangles: int = DEFAULT_LOD_BUDGET
     msaa: int = 4
+    panel_diagonal_in: float = 0.0  # 0 = unknown
+    panel_dpi: float = 0.0  # 0 = from panel_diagonal_in, else what the display reports
     touch_device: str = ""
     mouse: bool = False
     gestures: GestureSettings = field(default_factory=GestureSettings)
@@ -77,6 +87,8 @@ _SECTIONS = {
         "interactive_scale": float,
         "interactive_triangles": int,
         "msaa": int,
+        "panel_diagonal_in": float,
+        "panel_dpi": float,
     },
     "touch": {"device": str, "mouse": bool},
 }
@@ -89,7 +101,12 @@ _ENV = {
     "ORKIOSK_WINDOWED": ("windowed", bool),
     "ORKIOSK_TOUCH_DEVICE": ("touch_device", str),
     "ORKIOSK_MOUSE": ("mouse", bool),
+    "ORKIOSK_PANEL_DIAGONAL_IN": ("panel_diagonal_in", float),
+    "ORKIOSK_PANEL_DPI": ("panel_dpi", float),
 }
+
+# a panel outside these is a typo (e.g. centimetres for inches), not a real kiosk screen
+PANEL_DPI_RANGE = (40.0, 400.0)
 
 
 def load_settings(path: Path | None = None, environ=None) -> KioskSettings:
@@ -112,9 +129,31 @@ def load_settings(path: Path | None = None, environ=None) -> KioskSettings:
         if var in environ and environ[var] != "":
             values[name] = _convert(environ[var], kind, var)
     try:
-        return KioskSettings(**values)
+        settings = KioskSettings(**values)
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
+    panel_dpi(settings)  # refuse an impossible panel now, not when the window opens
+    return settings
+
+
+def panel_dpi(settings: KioskSettings) -> float | None:
+    """The panel's real pixels per inch from the settings, or None to believe the display.
+
+    panel_dpi wins; else panel_diagonal_in over the native resolution width x height."""
+    if settings.panel_dpi:
+        dpi, where = settings.panel_dpi, "display.panel_dpi"
+    elif settings.panel_diagonal_in:
+        dpi = (settings.width**2 + settings.height**2) ** 0.5 / settings.panel_diagonal_in
+        where = "display.panel_diagonal_in"
+    else:
+        return None
+    lo, hi = PANEL_DPI_RANGE
+    if not lo <= dpi <= hi:
+        raise SettingsError(
+            f"{where}: gives {dpi:.0f} pixels per inch for a {settings.width}x{settings.height} "
+            f"panel; a real panel has {lo:.0f} to {hi:.0f} (is the diagonal in inches?)"
+        )
+    return float(dpi)
 
 
 def _from_document(doc: dict, path: Path) -> dict:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import stat
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +40,7 @@ MAX_MANIFEST_BYTES = 16 << 20
 MAX_FILE_BYTES = 1 << 30
 MAX_TOTAL_BYTES = 4 << 30
 MAX_PROBLEMS = 25
+_PLACE = r"\(top level\)|[A-Za-z_][\w.\[\]-]*( \([^)]*\))?"  # "structures[2].mesh", ...
 
 
 class PackageError(OrkioskError):
@@ -51,6 +53,56 @@ class PackageError(OrkioskError):
             if len(self.problems) == 1
             else f"{len(self.problems)} problems: " + "; ".join(self.problems)
         )
+
+    @property
+    def headline(self) -> str:
+        """The decisive problem as one short clause for the OR screen ("the file X is damaged
+        (SHA-256 checksum mismatch)"); `problems` keeps every line for the log. Damaged or
+        missing files and signatures come before manifest details; manifest lines are named by
+        their place only, never by their values (they may hold another patient's name)."""
+        lines = self.problems or ["unknown problem"]
+        rules = (
+            (
+                " SHA-256 mismatch",
+                "the file {f} is damaged or was changed (SHA-256 checksum mismatch)",
+            ),
+            ("plan.sig:", "{r}"),
+            (": listed in plan.json but missing", "the file {f} is missing"),
+            (": size is ", "the file {f} has the wrong size (damaged or incomplete)"),
+            (": bad mesh", "the file {f} is not a readable 3D mesh"),
+            (": is a symbolic link", "the file {f} is a link, which a package may not hold"),
+            (": path leaves the package", "the file {f} lies outside the package"),
+        )
+        for marker, text in rules:
+            for line in lines:
+                if marker in line:
+                    f, _, r = line.partition(": ")
+                    return text.format(f=f, r=f"the signature check failed ({r})")
+        first = lines[0]
+        where = first.split(": ", 2)[1] if first.count(": ") >= 2 else ""
+        if first.startswith(f"{MANIFEST_NAME}: ") and re.fullmatch(_PLACE, where):
+            rest = first.split(": ", 2)[2]
+            private = where.startswith(("patient", "(top level)"))
+            many = (
+                f"{len(lines)} problems, the first at {where}"
+                if len(lines) > 1
+                else where
+                if private
+                else f"{where}: {rest}"
+            )
+            return f"the plan file {MANIFEST_NAME} is not valid ({many})"
+        return first if len(lines) == 1 else f"{first} (and {len(lines) - 1} more problems)"
+
+    @property
+    def log_lines(self) -> list[str]:
+        """Every problem for the log, with the quoted values of patient fields (and of whole
+        documents) blanked: names and birth dates do not belong in a log."""
+        out = []
+        for line in self.problems:
+            if line.startswith((f"{MANIFEST_NAME}: patient", f"{MANIFEST_NAME}: (top level)")):
+                line = re.sub(r"'[^']*'|\"[^\"]*\"|\{.*\}", "'...'", line)
+            out.append(line)
+        return out
 
 
 @dataclass(frozen=True, eq=False)
