@@ -38,7 +38,7 @@ def test_bundled_demo_verifies():
 
 
 def test_bundled_demo_is_the_left_sided_phantom_plan():
-    """The demo is built from the CT phantom (orkiosk/planning/demo.py): right patient, right side."""
+    """The demo is built from the CT phantom (scripts/make-demo-plan.sh): right patient, right side."""
     from orkiosk.plan.metrics import all_trajectory_metrics
 
     pkg = load_package(demo_package_path())

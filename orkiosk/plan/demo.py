@@ -2,7 +2,7 @@
 
 planning_packages/phantom-head is made the way a hospital makes a plan: `orkiosk phantom` writes
 a synthetic CT head as DICOM and `orkiosk build` turns it into a package (see
-orkiosk/planning/demo.py, which rebuilds it). No patient data is involved. The wheel carries it as
+scripts/make-demo-plan.sh, which rebuilds it). No patient data is involved. The wheel carries it as
 orkiosk/resources/planning_packages/ (see pyproject.toml).
 """
 
