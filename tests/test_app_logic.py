@@ -11,8 +11,8 @@ import pytest
 
 from conftest import ROOT, small_plan
 from orkiosk.app.intake import ControlSocket, FolderWatcher, send_path
+from orkiosk.app.model import KioskState, Pick, events
 from orkiosk.app.settings import KioskSettings, SettingsError, load_settings, with_overrides
-from orkiosk.app.state import KioskState, Pick
 from orkiosk.plan.model import Patient
 from orkiosk.plan.package import load_package, write_package
 from orkiosk.touch import GestureSettingsError
@@ -34,7 +34,8 @@ def test_first_plan_is_shown_and_versions_only_grow(tmp_path):
     assert refused.outcome == "refused" and "not newer" in refused.reason
     assert st.package is v2 and "not newer" in st.error
     assert st.offer(v2).outcome == "refused"  # the same plan again changes nothing
-    assert "package" in seen and "error" in seen
+    assert events.PlanShown(v2) in seen
+    assert events.ErrorChanged(st.error) in seen
 
 
 def test_other_patient_waits_for_confirmation(tmp_path):

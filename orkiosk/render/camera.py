@@ -173,6 +173,14 @@ class Camera:
         axis = (self.right * dy + self.up * dx) / length
         self.rotate_scene(axis, angle)
 
+    def turn(self, right_deg: float, up_deg: float) -> None:
+        """Turn the scene the way a finger drags its surface: `right_deg` towards the screen's
+        right (about the screen's vertical axis), `up_deg` towards its top (about its horizontal
+        axis); the total angle is their hypotenuse."""
+        angle = math.radians(math.hypot(right_deg, up_deg))
+        if angle > 0:
+            self.rotate_scene(self.up * right_deg - self.right * up_deg, angle)
+
     def rotate_scene(self, axis, angle: float) -> None:
         """Turn the scene by `angle` radians about a world `axis` through the orbit centre."""
         q = rotation_matrix(axis, -angle)  # the camera turns the other way

@@ -40,7 +40,8 @@ def register(subparsers) -> None:
     p.add_argument(
         "--cut",
         metavar="PLANE:OFFSET",
-        help="clipping plane: axial|sagittal|coronal:MM (from the plan's centre along +z/+x/+y), "
+        help="clipping plane, one of axial|sagittal|coronal|along|perp (as on the kiosk): "
+        "axial|sagittal|coronal:MM (from the plan's centre along +z/+x/+y), "
         "perp:TRAJ[:MM before the target] or along:TRAJ[:MM]; add :flip for the other side",
     )
     p.add_argument(

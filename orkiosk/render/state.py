@@ -1,8 +1,9 @@
 """What to show and how well: plain data (no GL), copied out of the app's state every frame.
 
 DisplayState holds the per-structure overrides (visibility, opacity, colour), the clipping plane
-and the marker switches; ClipPlane builds the axial/sagittal/coronal/trajectory cuts; Quality
-says how much effort a frame gets (full at rest, interactive while the view moves).
+and the marker switches; ClipPlane and cut_plane() build the cuts of CUT_PLANES (the one cut
+vocabulary of orkiosk: the kiosk and `orkiosk snapshot --cut` both use it); Quality says how much
+effort a frame gets (full at rest, interactive while the view moves).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from orkiosk.plan.model import Plan, Structure, Trajectory
 from orkiosk.render.camera import Camera
 from orkiosk.render.errors import RenderError
 
-CUT_PLANES = ("axial", "sagittal", "coronal", "along", "perp")
+AXIS_CUTS = ("axial", "sagittal", "coronal")  # through the plan's centre, OFFSET mm along +z/+x/+y
+TRAJECTORY_CUTS = ("along", "perp")  # containing a trajectory / across it, OFFSET mm before target
+CUT_PLANES = AXIS_CUTS + TRAJECTORY_CUTS
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,22 @@ class ClipPlane:
         return cls(tuple(mid + n * offset), tuple(n), f"along:{trajectory.id}")
 
 
+def cut_plane(kind: str, offset: float, bounds, trajectory: Trajectory | None = None) -> ClipPlane:
+    """The ClipPlane of one of CUT_PLANES. Axis cuts go through the centre of `bounds` moved
+    `offset` mm along +z / +x / +y; "along" contains `trajectory` (moved `offset` mm along its
+    normal), "perp" crosses it `offset` mm before its target. A trajectory cut without a
+    trajectory falls back to the axial cut."""
+    if kind not in CUT_PLANES:
+        raise RenderError(f"unknown cut plane {kind!r}; known: {', '.join(CUT_PLANES)}")
+    if kind in TRAJECTORY_CUTS and trajectory is not None:
+        if kind == "perp":
+            return ClipPlane.perpendicular_to(trajectory, offset)
+        return ClipPlane.along(trajectory, bounds, offset)
+    lo, hi = (np.asarray(b, dtype=np.float64) for b in bounds)
+    center = (lo + hi) / 2
+    return getattr(ClipPlane, kind if kind in AXIS_CUTS else "axial")(center, offset)
+
+
 def parse_cut(spec: str, plan: Plan, bounds) -> ClipPlane:
     """PLANE:OFFSET[:flip] for axial|sagittal|coronal (OFFSET mm from the centre of the plan's
     bounds along +z / +x / +y), along:TRAJ[:OFFSET] or perp:TRAJ[:OFFSET] (mm before the target)."""
@@ -116,13 +135,11 @@ def parse_cut(spec: str, plan: Plan, bounds) -> ClipPlane:
             raise RenderError(f"cut {spec!r}: offset must be finite")
         return value
 
-    lo, hi = (np.asarray(b, dtype=np.float64) for b in bounds)
-    center = (lo + hi) / 2
-    if kind in ("axial", "sagittal", "coronal"):
+    traj = None
+    if kind in AXIS_CUTS:
         if len(parts) > 2:
             raise RenderError(f"cut {spec!r}: expected {kind}:OFFSET")
         offset = number(parts[1]) if len(parts) == 2 and parts[1] else 0.0
-        plane = getattr(ClipPlane, kind)(center, offset)
     else:
         if len(parts) < 2 or len(parts) > 3:
             raise RenderError(f"cut {spec!r}: expected {kind}:TRAJECTORY_ID[:OFFSET]")
@@ -134,10 +151,7 @@ def parse_cut(spec: str, plan: Plan, bounds) -> ClipPlane:
                 f"cut {spec!r}: no trajectory {parts[1]!r} (known: {known})"
             ) from None
         offset = number(parts[2]) if len(parts) == 3 else 0.0
-        if kind == "perp":
-            plane = ClipPlane.perpendicular_to(traj, offset)
-        else:
-            plane = ClipPlane.along(traj, bounds, offset)
+    plane = cut_plane(kind, offset, bounds, traj)
     return plane.flipped() if flip else plane
 
 
