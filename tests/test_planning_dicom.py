@@ -8,17 +8,15 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
+from phantoms import BEAD_CENTER, bead_phantom
 from pydicom.uid import generate_uid
 
-from orkiosk.planning.dicom import DicomError, read_series, scan_folder
-from orkiosk.planning.phantom import (
-    BEAD_CENTER,
-    PATIENT,
-    bead_phantom,
-    head_affine,
-    write_phantom,
-    write_series,
-)
+from orkiosk.planning.dicom.errors import DicomError
+from orkiosk.planning.dicom.scan import scan_folder
+from orkiosk.planning.dicom.series import read_series
+from orkiosk.planning.phantom.head import head_affine
+from orkiosk.planning.phantom.series import PATIENT, write_series
+from orkiosk.planning.phantom.writer import write_phantom
 
 
 def _bead_series(folder: Path, row=(1, 0, 0), col=(0, 1, 0), n=24, spacing=6.0, **kw):
@@ -353,7 +351,8 @@ def test_legacy_multiframe_not_supported(tmp_path):
 
 def test_phantom_anatomy_is_asymmetric():
     """Lesion on the patient's left, nose in front; the labelmap agrees with the CT."""
-    from orkiosk.planning.phantom import LESION, LESION_C, make_head_volume
+    from orkiosk.planning.phantom.anatomy import LESION, LESION_C
+    from orkiosk.planning.phantom.head import make_head_volume
 
     vol, labels = make_head_volume((48, 64, 64), (3.6, 3.6, 4.2))
     k, j, i = np.nonzero(labels == LESION)

@@ -17,7 +17,8 @@ from orkiosk.planning.markups import (
     read_markups,
 )
 from orkiosk.planning.meshfiles import MeshFileError, read_mesh_file, write_stl
-from orkiosk.planning.phantom import markups_json, phantom_plan
+from orkiosk.planning.phantom.anatomy import phantom_plan
+from orkiosk.planning.phantom.extras import markups_json
 from orkiosk.planning.surface import signed_volume_mm3
 
 

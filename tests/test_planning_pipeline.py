@@ -8,18 +8,12 @@ import shutil
 
 import numpy as np
 import pytest
+from phantoms import BEAD_CENTER, bead_phantom
 
 from orkiosk.cli import main
 from orkiosk.plan.package import load_package
-from orkiosk.planning.phantom import (
-    BEAD_CENTER,
-    LESION_C,
-    VEINS,
-    VESSELS,
-    bead_phantom,
-    phantom_plan,
-    write_series,
-)
+from orkiosk.planning.phantom.anatomy import LESION_C, VEINS, VESSELS, phantom_plan
+from orkiosk.planning.phantom.series import write_series
 from orkiosk.planning.surface import signed_volume_mm3
 
 
@@ -309,18 +303,20 @@ def test_help_mentions_coordinates(capsys):
 
 def test_opacity_option_sets_the_default_look():
     from orkiosk.plan.model import Structure
-    from orkiosk.planning.pipeline import BuildError, _apply_opacity
+    from orkiosk.planning.assemble import apply_opacity
+    from orkiosk.planning.options import BuildError
 
     bone = Structure("bone", "Bone", "meshes/bone.glb")
-    (out,) = _apply_opacity([bone], ["bone=0.4"])
+    (out,) = apply_opacity([bone], ["bone=0.4"])
     assert out.opacity == 0.4
     for bad, msg in (("bone", "ID=VALUE"), ("bone=2", "ID=VALUE"), ("skull=0.5", "no structure")):
         with pytest.raises(BuildError, match=msg):
-            _apply_opacity([bone], [bad])
+            apply_opacity([bone], [bad])
 
 
 def test_build_never_replaces_its_own_input(tmp_path):
-    from orkiosk.planning.pipeline import BuildError, BuildOptions, run_build
+    from orkiosk.planning.options import BuildError, BuildOptions
+    from orkiosk.planning.pipeline import run_build
 
     src = tmp_path / "ct"
     src.mkdir()

@@ -6,12 +6,14 @@ import gzip
 
 import numpy as np
 import pytest
+from phantoms import bead_phantom
 
 from orkiosk.planning import segment as seg
 from orkiosk.planning.colors import ColorError, parse_color
-from orkiosk.planning.dicom import SeriesInfo, Volume
+from orkiosk.planning.dicom.header import SeriesInfo
+from orkiosk.planning.dicom.volume import Volume
 from orkiosk.planning.labels import LabelError, read_labels, write_nifti
-from orkiosk.planning.phantom import bead_phantom
+from orkiosk.planning.specs import SegmentError, StructureSpec, parse_structure, preset
 from orkiosk.planning.surface import build_mesh, signed_volume_mm3
 
 
@@ -46,7 +48,7 @@ def _rotated():
 def test_outward_normals_and_volume(name):
     affine = AFFINES[name] if AFFINES[name] is not None else _rotated()
     vol, centre = _sphere_volume(affine)
-    s = seg.segment_threshold(vol, seg.StructureSpec("Ball", low=0, keep_fraction=1.0))
+    s = seg.segment_threshold(vol, StructureSpec("Ball", low=0, keep_fraction=1.0))
     mesh, stats = build_mesh(s, budget=20_000)
     assert stats.triangles <= 20_000
     expected = 4 / 3 * np.pi * 30.0**3
@@ -59,7 +61,7 @@ def test_outward_normals_and_volume(name):
 
 def test_smoothing_does_not_shrink():
     vol, _ = _sphere_volume(np.diag([2.0, 2.0, 2.0, 1.0]))
-    s = seg.segment_threshold(vol, seg.StructureSpec("Ball", low=0, keep_fraction=1.0))
+    s = seg.segment_threshold(vol, StructureSpec("Ball", low=0, keep_fraction=1.0))
     raw, _ = build_mesh(s, budget=10**7, smooth_iterations=0)
     smooth, _ = build_mesh(s, budget=10**7, smooth_iterations=30)
     assert signed_volume_mm3(smooth) == pytest.approx(signed_volume_mm3(raw), rel=0.01)
@@ -70,7 +72,7 @@ def test_large_surface_is_reduced_before_decimation(monkeypatch):
 
     monkeypatch.setattr(surface, "MIN_REDUCE", 0)
     vol, _ = _sphere_volume(np.diag([0.5, 0.5, 0.5, 1.0]), n=100, radius_mm=20.0)
-    s = seg.segment_threshold(vol, seg.StructureSpec("Ball", low=0, keep_fraction=1.0))
+    s = seg.segment_threshold(vol, StructureSpec("Ball", low=0, keep_fraction=1.0))
     mesh, stats = build_mesh(s, budget=2_000)
     assert stats.reduced >= 2 and mesh.triangle_count <= 2_000
     assert signed_volume_mm3(mesh) == pytest.approx(4 / 3 * np.pi * 20.0**3, rel=0.05)
@@ -82,11 +84,11 @@ def test_specks_dropped_holes_filled():
     arr[12:18, 12:18, 12:18] = -1000  # ... with a closed cavity
     arr[1, 1, 1] = 100  # a speck
     vol = Volume(arr, np.eye(4), SeriesInfo("1", modality="CT"))
-    spec = seg.StructureSpec("Block", low=0, min_volume_mm3=5, fill_holes=True)
+    spec = StructureSpec("Block", low=0, min_volume_mm3=5, fill_holes=True)
     s = seg.segment_threshold(vol, spec)
     assert s.voxels == 20**3
     assert s.origin_kji == (5, 5, 5)
-    kept = seg.segment_threshold(vol, seg.StructureSpec("Block", low=0, fill_holes=False))
+    kept = seg.segment_threshold(vol, StructureSpec("Block", low=0, fill_holes=False))
     assert kept.voxels == 20**3 - 6**3
 
 
@@ -96,29 +98,29 @@ def test_vessels_preset_keeps_clear_of_bone():
     arr[:, 18:21, 10:13] = 300  # a vessel far from bone
     arr[:, 18:21, 28:30] = 300  # "vessel" touching bone: partial volume, left out
     vol = Volume(arr, np.eye(4), SeriesInfo("1", modality="CT"))
-    s = seg.segment_threshold(vol, seg.preset("vessels"))
+    s = seg.segment_threshold(vol, preset("vessels"))
     assert s.origin_kji[2] == 10 and s.field.shape[2] == 3 + 2
 
 
 def test_ct_preset_refused_on_mr():
     vol, _ = _sphere_volume(np.eye(4), n=10, radius_mm=3, modality="MR")
-    with pytest.raises(seg.SegmentError, match="Hounsfield"):
-        seg.segment_threshold(vol, seg.preset("bone"))
+    with pytest.raises(SegmentError, match="Hounsfield"):
+        seg.segment_threshold(vol, preset("bone"))
 
 
 def test_empty_threshold_message():
     vol, _ = _sphere_volume(np.eye(4), n=10, radius_mm=3)
-    with pytest.raises(seg.SegmentError, match="no voxel in 5000"):
-        seg.segment_threshold(vol, seg.StructureSpec("Metal", low=5000))
+    with pytest.raises(SegmentError, match="no voxel in 5000"):
+        seg.segment_threshold(vol, StructureSpec("Metal", low=5000))
 
 
 def test_parse_structure():
-    s = seg.parse_structure("Lesion:60:160:orange")
+    s = parse_structure("Lesion:60:160:orange")
     assert (s.name, s.low, s.high) == ("Lesion", 60, 160)
     assert s.color == parse_color("orange") and s.id == "lesion"
-    s = seg.parse_structure("Fat::-50")
+    s = parse_structure("Fat::-50")
     assert s.low is None and s.high == -50
-    s = seg.parse_structure("Dense:700:#ff0000")
+    s = parse_structure("Dense:700:#ff0000")
     assert s.high is None and s.color == (1.0, 0.0, 0.0)
     for bad, why in [
         ("Lesion", "expected NAME:LOW"),
@@ -129,10 +131,10 @@ def test_parse_structure():
         ("X:1:2:red:extra", "too many|not a number"),
         ("X:1:2:notacolour", "not a colour"),
     ]:
-        with pytest.raises((seg.SegmentError, ColorError), match=why):
-            seg.parse_structure(bad)
-    with pytest.raises(seg.SegmentError, match="unknown preset"):
-        seg.preset("liver")
+        with pytest.raises((SegmentError, ColorError), match=why):
+            parse_structure(bad)
+    with pytest.raises(SegmentError, match="unknown preset"):
+        preset("liver")
 
 
 def test_colours_are_linear():
@@ -231,5 +233,5 @@ def test_airway_preset_leaves_out_the_air_around_the_patient():
     arr[15:25, 15:22, 15:22] = -1000  # an air cavity inside (sinus)
     arr[26:40, 17:23, 17:23] = -1000  # a trachea leaving through the top of the volume
     vol = Volume(arr, np.eye(4), SeriesInfo("1", modality="CT"))
-    s = seg.segment_threshold(vol, seg.preset("airway"))
+    s = seg.segment_threshold(vol, preset("airway"))
     assert s.voxels == 10 * 7 * 7 + 14 * 6 * 6

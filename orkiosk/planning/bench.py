@@ -12,8 +12,9 @@ import time
 import numpy as np
 
 from orkiosk.planning import segment as seg
-from orkiosk.planning.phantom import make_head_volume
+from orkiosk.planning.phantom.head import make_head_volume
 from orkiosk.planning.progress import Stopwatch
+from orkiosk.planning.specs import preset
 from orkiosk.planning.surface import build_mesh
 
 SHAPE = (300, 512, 512)  # slices, rows, columns
@@ -35,8 +36,8 @@ def bench_build(shape=SHAPE, spacing=SPACING, with_vtk: bool = True, with_io: bo
     import tempfile
     from pathlib import Path
 
-    from orkiosk.planning.dicom import read_series
-    from orkiosk.planning.phantom import write_series
+    from orkiosk.planning.dicom.series import read_series
+    from orkiosk.planning.phantom.series import write_series
 
     t = time.perf_counter()
     volume, _labels = make_head_volume(shape, spacing, blur=False)
@@ -53,7 +54,7 @@ def bench_build(shape=SHAPE, spacing=SPACING, with_vtk: bool = True, with_io: bo
             with watch("read"):
                 volume = read_series(Path(tmp) / "dicom")
         for name in ("skin", "bone"):
-            spec = seg.preset(name)
+            spec = preset(name)
             with watch("segment"):
                 s = seg.segment_threshold(volume, spec)
             fields.append((spec, s))

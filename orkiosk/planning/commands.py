@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from orkiosk.planning.segment import PRESET_HELP
+from orkiosk.planning.specs import PRESET_HELP
 
 BUILD_EPILOG = """\
 structures (all may be repeated and mixed; without any, a CT gets --preset skin --preset bone):
@@ -33,6 +33,11 @@ examples:
 
 
 def register(sub) -> None:
+    _add_build(sub)
+    _add_phantom(sub)
+
+
+def _add_build(sub) -> None:
     presets = "\n".join(f"                             {k}: {v}" for k, v in PRESET_HELP.items())
     p = sub.add_parser(
         "build",
@@ -58,7 +63,13 @@ def register(sub) -> None:
         metavar="UID",
         help="Series Instance UID to build (default: the series with most images)",
     )
-    g = p.add_argument_group("structures")
+    _add_structure_args(p.add_argument_group("structures"))
+    _add_plan_args(p.add_argument_group("plan"))
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_build)
+
+
+def _add_structure_args(g) -> None:
     g.add_argument(
         "--preset",
         action="append",
@@ -116,7 +127,9 @@ def register(sub) -> None:
         metavar="ID=VALUE",
         help="default opacity of a structure (0..1), e.g. bone=0.4 to show what lies inside",
     )
-    g = p.add_argument_group("plan")
+
+
+def _add_plan_args(g) -> None:
     g.add_argument(
         "--markups",
         action="append",
@@ -171,9 +184,9 @@ def register(sub) -> None:
         metavar="KEY",
         help="sign the package with this Ed25519 private key (orkiosk keygen)",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run_build)
 
+
+def _add_phantom(sub) -> None:
     q = sub.add_parser(
         "phantom",
         help="write a synthetic CT head as a DICOM series (demo and tests)",
@@ -198,9 +211,10 @@ def register(sub) -> None:
 
 
 def run_build(args) -> int:
-    from orkiosk.planning.pipeline import BuildOptions, format_summary
+    from orkiosk.planning.options import BuildOptions
     from orkiosk.planning.pipeline import run_build as _run
     from orkiosk.planning.progress import Progress
+    from orkiosk.planning.report import format_summary
 
     opts = BuildOptions(
         dicom_dir=args.dicom_dir,
@@ -237,7 +251,7 @@ def run_build(args) -> int:
 
 
 def run_phantom(args) -> int:
-    from orkiosk.planning.phantom import write_phantom
+    from orkiosk.planning.phantom.writer import write_phantom
     from orkiosk.planning.progress import Progress
 
     progress = Progress()

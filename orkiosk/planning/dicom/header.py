@@ -1,0 +1,65 @@
+"""Patient, study and series fields of the chosen series, for the plan and the summary."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+from orkiosk.plan.names import person_name
+from orkiosk.planning.dicom.frames import get
+
+
+@dataclass(frozen=True)
+class SeriesInfo:
+    """Header fields of the chosen series, for the plan and the summary."""
+
+    series_uid: str
+    series_number: str = ""
+    series_description: str = ""
+    modality: str = ""
+    patient_name: str = ""
+    patient_id: str = ""
+    birth_date: str = ""  # ISO YYYY-MM-DD or ""
+    sex: str = ""  # "F", "M", "O" or ""
+    study_uid: str = ""
+    study_date: str = ""  # ISO
+    study_description: str = ""
+    study_id: str = ""
+    accession_number: str = ""
+    manufacturer: str = ""
+    body_part: str = ""
+
+
+def _iso_date(value) -> str:
+    s = str(value or "").strip()
+    if len(s) == 8 and s.isdigit():
+        y, m, d = int(s[:4]), int(s[4:6]), int(s[6:])
+        if 1 <= m <= 12 and 1 <= d <= 31:
+            return f"{y:04d}-{m:02d}-{d:02d}"
+    return ""
+
+
+def read_info(path: str, series_uid: str) -> SeriesInfo:
+    import pydicom
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+    sex = str(get(ds, "PatientSex", "") or "").strip().upper()
+    return SeriesInfo(
+        series_uid=series_uid,
+        series_number=str(get(ds, "SeriesNumber", "") or ""),
+        series_description=str(get(ds, "SeriesDescription", "") or ""),
+        modality=str(get(ds, "Modality", "") or ""),
+        patient_name=person_name(get(ds, "PatientName", "")),
+        patient_id=str(get(ds, "PatientID", "") or "").strip(),
+        birth_date=_iso_date(get(ds, "PatientBirthDate")),
+        sex=sex if sex in ("F", "M", "O") else "",
+        study_uid=str(get(ds, "StudyInstanceUID", "") or ""),
+        study_date=_iso_date(get(ds, "StudyDate")),
+        study_description=str(get(ds, "StudyDescription", "") or ""),
+        study_id=str(get(ds, "StudyID", "") or ""),
+        accession_number=str(get(ds, "AccessionNumber", "") or ""),
+        manufacturer=str(get(ds, "Manufacturer", "") or ""),
+        body_part=str(get(ds, "BodyPartExamined", "") or ""),
+    )
