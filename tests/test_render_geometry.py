@@ -15,6 +15,7 @@ from orkiosk.plan.metrics import (
     trajectory_metrics,
 )
 from orkiosk.plan.model import Patient, Plan, Structure, Study, Trajectory
+from orkiosk.plan.synthetic import make_synthetic_plan
 from orkiosk.plan.views import NAMED_VIEWS
 from orkiosk.render import geometry
 from orkiosk.render.camera import Camera
@@ -277,7 +278,7 @@ def test_display_state_overrides():
 
 
 def test_lod_and_closedness():
-    m = geometry.noisy_ellipsoid(triangles=40_000)
+    m = make_synthetic_plan(triangles=100_000)[1]["skin"]  # ~40k bumpy triangles
     assert geometry.is_closed(m.indices)
     light = geometry.cluster_decimate(m, 5_000)
     assert 2_000 < light.triangle_count < 9_000

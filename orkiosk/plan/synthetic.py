@@ -12,35 +12,53 @@ from orkiosk.plan.mesh import Mesh
 from orkiosk.plan.model import Landmark, Patient, Plan, Structure, Study, Trajectory, View
 
 
+def sphere_grid(n_lat: int, n_lon: int) -> tuple[np.ndarray, np.ndarray]:
+    """The latitude/longitude sphere every generated surface is made from.
+
+    Unit directions (float64): the +z pole, n_lat - 1 rings of n_lon vertices from +z towards
+    -z, the -z pole (one vertex per pole: a closed surface); and faces (uint32) wound
+    counter-clockwise seen from outside.
+    """
+    n_lat = max(n_lat, 2)
+    theta = np.linspace(0.0, np.pi, n_lat + 1)[1:-1]  # rings between the poles
+    phi = np.linspace(0.0, 2.0 * np.pi, n_lon, endpoint=False)
+    t, p = np.meshgrid(theta, phi, indexing="ij")
+    ring = np.stack([np.sin(t) * np.cos(p), np.sin(t) * np.sin(p), np.cos(t)], axis=-1)
+    dirs = np.concatenate([[[0.0, 0.0, 1.0]], ring.reshape(-1, 3), [[0.0, 0.0, -1.0]]])
+    c = np.arange(n_lon)
+    c1 = (c + 1) % n_lon
+    south = len(dirs) - 1
+    faces = [np.stack([np.zeros(n_lon, np.int64), 1 + c, 1 + c1], axis=1)]
+    if n_lat > 2:
+        faces.append(_grid_faces(n_lat - 2, n_lon) + 1)
+    last = 1 + (n_lat - 2) * n_lon
+    faces.append(np.stack([np.full(n_lon, south), last + c1, last + c], axis=1))
+    return dirs, np.concatenate(faces).astype(np.uint32)
+
+
+def _grid_faces(rows: int, cols: int) -> np.ndarray:
+    """Two triangles per cell of a (rows+1) x cols vertex grid; columns wrap around."""
+    r, c = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
+    c1 = (c + 1) % cols
+    a = r * cols + c
+    b = (r + 1) * cols + c
+    bb = (r + 1) * cols + c1
+    d = r * cols + c1
+    tri1 = np.stack([a, b, bb], axis=-1).reshape(-1, 3)
+    tri2 = np.stack([a, bb, d], axis=-1).reshape(-1, 3)
+    return np.concatenate([tri1, tri2]).astype(np.uint32)
+
+
 def surface(center, radii, n_lat: int, n_lon: int, shape=None) -> Mesh:
     """A closed star-shaped surface around center: radius r(theta, phi) * radii.
 
     shape(dir) -> radius factor per unit direction (N, 3) in LPS; None gives an ellipsoid.
     Triangles wind counter-clockwise seen from outside, so normals point out.
     """
-    theta = np.linspace(0.0, np.pi, n_lat + 1)[1:-1]  # rings between the poles
-    phi = np.linspace(0.0, 2.0 * np.pi, n_lon, endpoint=False)
-    t, p = np.meshgrid(theta, phi, indexing="ij")
-    ring = np.stack([np.sin(t) * np.cos(p), np.sin(t) * np.sin(p), np.cos(t)], axis=-1)
-    dirs = np.concatenate([[[0.0, 0.0, 1.0]], ring.reshape(-1, 3), [[0.0, 0.0, -1.0]]])
+    dirs, faces = sphere_grid(n_lat, n_lon)
     factor = np.ones(len(dirs)) if shape is None else shape(dirs)
     pos = np.asarray(center) + dirs * factor[:, None] * np.asarray(radii)
-    rows = n_lat - 1
-    top, bottom = 0, len(dirs) - 1
-
-    def vid(r, c):
-        return 1 + r * n_lon + (c % n_lon)
-
-    faces = []
-    c = np.arange(n_lon)
-    faces.append(np.stack([np.full(n_lon, top), vid(0, c), vid(0, c + 1)], axis=1))
-    for r in range(rows - 1):
-        a, b = vid(r, c), vid(r, c + 1)
-        a2, b2 = vid(r + 1, c), vid(r + 1, c + 1)
-        faces.append(np.stack([a, a2, b2], axis=1))
-        faces.append(np.stack([a, b2, b], axis=1))
-    faces.append(np.stack([np.full(n_lon, bottom), vid(rows - 1, c + 1), vid(rows - 1, c)], axis=1))
-    return Mesh.from_triangles(pos, np.concatenate(faces))
+    return Mesh.from_triangles(pos, faces)
 
 
 def _bump(dirs, toward, width, height):
@@ -66,20 +84,47 @@ def _brain_shape(dirs):
     return 1.0 + ripple - 0.08 * np.clip(-dirs[:, 2], 0, None) ** 2
 
 
-def make_synthetic_plan(created: str = "2026-11-28T08:00:00Z") -> tuple[Plan, dict[str, Mesh]]:
-    """A biopsy plan for a synthetic head, with its meshes (LPS mm)."""
-    lesion = (32.0, -8.0, 38.0)  # patient's left, slightly anterior, above the ventricles
-    entry = (58.0, -22.0, 92.0)  # on the left parietal scalp
-    meshes = {
-        "skin": surface((0, 0, 0), (74, 92, 108), 160, 240, _head_shape),
-        "skull": surface((0, 2, 8), (68, 84, 96), 140, 200),
-        "brain": surface((0, 4, 16), (60, 76, 78), 120, 180, _brain_shape),
-        "ventricles": surface((0, 6, 22), (14, 30, 14), 40, 60),
-        "lesion": surface(lesion, (11, 10, 12), 40, 60),
-        "vessel": _tube(
-            [(40, -55, 5), (48, -30, 28), (50, 0, 50), (46, 32, 58)], radius=2.5, sides=24
-        ),
-    }
+LESION = (32.0, -8.0, 38.0)  # patient's left, slightly anterior, above the ventricles
+ENTRY = (58.0, -22.0, 92.0)  # on the left parietal scalp
+# (id, centre, radii, n_lat, n_lon, shape) at the default resolution
+_SURFACES = (
+    ("skin", (0, 0, 0), (74, 92, 108), 160, 240, _head_shape),
+    ("skull", (0, 2, 8), (68, 84, 96), 140, 200, None),
+    ("brain", (0, 4, 16), (60, 76, 78), 120, 180, _brain_shape),
+    ("ventricles", (0, 6, 22), (14, 30, 14), 40, 60, None),
+    ("lesion", LESION, (11, 10, 12), 40, 60, None),
+)
+_VESSEL = ((40, -55, 5), (48, -30, 28), (50, 0, 50), (46, 32, 58))
+_VESSEL_SIDES, _VESSEL_SAMPLES = 24, 120
+
+
+def _synthetic_meshes(triangles: int | None) -> dict[str, Mesh]:
+    """The plan's meshes at their default resolution, or scaled to about `triangles` in all
+    (each structure keeps its share; a few hundred at the least)."""
+    default = [2 * n_lon * (n_lat - 1) for _id, _c, _r, n_lat, n_lon, _s in _SURFACES]
+    tube = 2 * _VESSEL_SIDES * (_VESSEL_SAMPLES + 1)
+    k = 1.0 if triangles is None else max(triangles, 1) / (sum(default) + tube)
+    meshes = {}
+    for (sid, centre, radii, n_lat, n_lon, shape), n in zip(_SURFACES, default, strict=True):
+        if triangles is not None:
+            n_lon = max(8, round(n_lon * k**0.5))
+            n_lat = max(3, round(n * k / (2 * n_lon)) + 1)
+        meshes[sid] = surface(centre, radii, n_lat, n_lon, shape)
+    sides, samples = _VESSEL_SIDES, _VESSEL_SAMPLES
+    if triangles is not None:
+        sides = max(6, round(sides * k**0.5))
+        samples = max(8, round(tube * k / (2 * sides)) - 1)
+    meshes["vessel"] = _tube(_VESSEL, radius=2.5, sides=sides, samples=samples)
+    return meshes
+
+
+def make_synthetic_plan(
+    triangles: int | None = None, created: str = "2026-11-28T08:00:00Z"
+) -> tuple[Plan, dict[str, Mesh]]:
+    """A biopsy plan for a synthetic head, with its meshes (LPS mm): the one plan factory of
+    tests and benchmarks. triangles: about this many in all (None: the default ~190k)."""
+    lesion, entry = LESION, ENTRY
+    meshes = _synthetic_meshes(triangles)
     structures = (
         Structure("skin", "Skin", "meshes/skin.glb", (0.93, 0.72, 0.60), 0.25, True, "skin"),
         Structure("skull", "Skull", "meshes/skull.glb", (0.95, 0.93, 0.85), 0.35, True, "bone"),

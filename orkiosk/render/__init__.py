@@ -12,10 +12,26 @@ Modules:
   context   check_context (GL >= 3.3), create_headless_context (EGL).
   glstate   hand GL state back to a host toolkit (VAO 0, program 0, viewport, blend);
             collect_gl_garbage for gc_mode "context_gc".
-  renderer  Renderer(ctx) -> create_scene(plan, meshes) -> Scene; render, read_image, pick,
-            labels; release().
+  renderer  Renderer(ctx) -> create_scene(plan, meshes) -> Scene; render (a short sequence
+            of the passes below), read_image, pick, labels; release().
+  programs  load_shader (importlib.resources, #include), Programs (every GL program, the
+            full-screen vertex arrays, unit marker meshes), uniform helpers.
+  scene     GpuMesh, Scene (a plan's meshes on the GPU), DrawItem.
+  targets   SceneTargets (multisampled, resolved and OIT buffers), TargetCache (those, the
+            renderer's own output target, direct-copy framebuffers).
+  frame     FrameView (matrices, clip), DrawList (what a frame draws), FrameInfo, Lap.
+  opaque    pass: opaque cut sections, surfaces and markers into the scene buffer.
+  oit       pass: translucent surfaces by weighted blended OIT, and their composite.
+  caps      capped cuts: crossing counts per cut structure, section shading.
+  outline   pass: silhouette lines from the scene depth.
+  present   the scene into the caller's framebuffer; end-of-frame state.
+  markers   trajectory and landmark markers (model matrices, drawing, x-ray).
+  orientation  the orientation marker (axes, letters; own small buffer).
+  picking   Picker, PickResult: 1x1-pixel pick render, cut sections.
+  labels    Label, scene_labels: label positions on screen.                 [no GL]
+  boxes     bounding-box helpers: corners, clip/ray tests, screen rectangles.  [no GL]
   snapshot  render_snapshot(plan, meshes, SnapshotOptions) -> PIL image; commands: the
-            `orkiosk snapshot` sub-command; bench: bench_render().
+            `orkiosk snapshot` sub-command; bench: bench_render() on make_synthetic_plan().
 
 Kiosk use (Kivy side, in app/): make the context with moderngl.create_context() inside the Kivy
 window, Renderer(ctx); prepared = prepare_scene(plan, meshes) (worker thread is fine), then

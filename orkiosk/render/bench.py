@@ -1,4 +1,4 @@
-"""Frame-time benchmark of the renderer on procedural meshes (headless EGL).
+"""Frame-time benchmark of the renderer on the synthetic head plan (headless EGL).
 
 bench_render() returns one dict per case: triangles, opaque/transparent, full/interactive
 quality, median frame time in ms (ctx.finish() before the clock stops, so the GPU work is
@@ -14,42 +14,12 @@ import time
 import numpy as np
 
 from orkiosk.plan.mesh import Mesh
-from orkiosk.plan.model import Patient, Plan, Structure, Study, Trajectory
+from orkiosk.plan.synthetic import make_synthetic_plan
 from orkiosk.render.camera import Camera
-from orkiosk.render.geometry import noisy_ellipsoid
 from orkiosk.render.state import FULL, INTERACTIVE, DisplayState, Quality
 
 DEFAULT_TRIANGLES = (200_000, 1_000_000, 3_000_000)
 SIZE = (1920, 1080)
-
-# (id, share of the triangles, centre, radii, colour, opacity when "transparent")
-_PARTS = (
-    ("skin", 0.55, (0, 0, 0), (80, 95, 110), (0.93, 0.72, 0.6), 0.3),
-    ("brain", 0.35, (0, 5, 15), (62, 76, 78), (0.9, 0.55, 0.6), 0.4),
-    ("tumour", 0.10, (30, -10, 35), (14, 13, 15), (1.0, 0.85, 0.1), 1.0),
-)
-
-
-def bench_scene(triangles: int, seed: int = 0) -> tuple[Plan, dict[str, Mesh]]:
-    """A nested head-like plan of about `triangles` triangles (three noisy ellipsoids)."""
-    meshes = {}
-    structures = []
-    for i, (sid, share, centre, radii, color, _a) in enumerate(_PARTS):
-        meshes[sid] = noisy_ellipsoid(centre, radii, int(triangles * share), 0.03, seed + i)
-        structures.append(Structure(sid, sid.title(), f"meshes/{sid}.glb", color, 1.0))
-    plan = Plan(
-        case_id="BENCH",
-        plan_version=1,
-        created="2026-01-01T00:00:00Z",
-        planner="bench",
-        patient=Patient("BENCH^SYNTHETIC", "BENCH"),
-        study=Study("1.2.3"),
-        procedure="benchmark",
-        laterality="left",
-        structures=tuple(structures),
-        trajectories=(Trajectory("t", "Path", (60, -20, 95), (30, -10, 35), 2.0),),
-    )
-    return plan, meshes
 
 
 def _time_frames(fn, finish, repeats: int, warmup: int = 1) -> list[float]:
@@ -132,13 +102,13 @@ def bench_render(
     rows = []
     try:
         for n in triangles:
-            plan, meshes = bench_scene(n)
+            plan, meshes = make_synthetic_plan(n)
             t0 = time.perf_counter()
             scene = renderer.create_scene(plan, meshes)
             upload_ms = round((time.perf_counter() - t0) * 1000, 1)
             states = [
-                ("opaque", DisplayState()),
-                ("transparent", DisplayState(opacity={p[0]: p[5] for p in _PARTS})),
+                ("opaque", DisplayState(opacity={s.id: 1.0 for s in plan.structures})),
+                ("transparent", DisplayState()),  # the plan's own: skin, skull, brain translucent
             ]
             try:
                 rows += _bench_scene_rows(
@@ -236,8 +206,8 @@ def bench_rows(triangles=DEFAULT_TRIANGLES, repeats: int = 3) -> list[dict]:
 
 
 def bench_vtk_isolated(triangles: int, size=SIZE, repeats: int = 3, msaa: int = 0) -> dict | None:
-    """bench_vtk on bench_scene(triangles) in a child process: VTK makes its own GL context
-    current, which must not disturb ours. None when VTK is not importable there."""
+    """bench_vtk on make_synthetic_plan(triangles) in a child process: VTK makes its own GL
+    context current, which must not disturb ours. None when VTK is not importable there."""
     import json
     import os
     import subprocess
@@ -245,8 +215,9 @@ def bench_vtk_isolated(triangles: int, size=SIZE, repeats: int = 3, msaa: int = 
 
     code = (
         "import json, sys\n"
-        "from orkiosk.render.bench import bench_scene, bench_vtk\n"
-        f"plan, meshes = bench_scene({int(triangles)})\n"
+        "from orkiosk.plan.synthetic import make_synthetic_plan\n"
+        "from orkiosk.render.bench import bench_vtk\n"
+        f"plan, meshes = make_synthetic_plan({int(triangles)})\n"
         f"row = bench_vtk(meshes, ({int(size[0])}, {int(size[1])}), {int(repeats)}, {int(msaa)})\n"
         "print('ROW' + json.dumps(row))\n"
     )

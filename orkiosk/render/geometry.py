@@ -1,7 +1,8 @@
-"""Procedural meshes (numpy only): marker primitives, test shapes and benchmark surfaces.
+"""Procedural meshes (numpy only): marker primitives, test shapes, LOD and closedness.
 
-Unit primitives (sphere, cylinder, torus, cone) are drawn with a model matrix; the shapes in LPS
-mm (uv_sphere, noisy_ellipsoid) build Mesh objects for tests and benchmarks. Triangles wind
+Unit primitives (sphere, cylinder, torus, cone) are drawn with a model matrix; uv_sphere builds
+a Mesh in LPS mm for tests. Spheres come from orkiosk.plan.synthetic.sphere_grid, the one
+latitude/longitude generator (the synthetic plan's surfaces use it too). Triangles wind
 counter-clockwise seen from outside.
 """
 
@@ -10,40 +11,14 @@ from __future__ import annotations
 import numpy as np
 
 from orkiosk.plan.mesh import Mesh, vertex_normals
-
-
-def _grid_faces(rows: int, cols: int, wrap: bool = True) -> np.ndarray:
-    """Two triangles per cell of a (rows+1) x cols vertex grid; columns wrap around."""
-    r, c = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
-    c1 = (c + 1) % cols if wrap else c + 1
-    width = cols if wrap else cols + 1
-    a = r * width + c
-    b = (r + 1) * width + c
-    bb = (r + 1) * width + c1
-    d = r * width + c1
-    tri1 = np.stack([a, b, bb], axis=-1).reshape(-1, 3)
-    tri2 = np.stack([a, bb, d], axis=-1).reshape(-1, 3)
-    return np.concatenate([tri1, tri2]).astype(np.uint32)
+from orkiosk.plan.synthetic import sphere_grid
 
 
 def sphere_arrays(rings: int = 24, segments: int = 48):
     """Unit sphere: positions (= normals) and faces; one vertex at each pole (closed surface)."""
-    rings = max(rings, 2)
-    theta = np.linspace(0.0, np.pi, rings + 1)[1:-1]
-    phi = np.linspace(0.0, 2.0 * np.pi, segments, endpoint=False)
-    t, p = np.meshgrid(theta, phi, indexing="ij")
-    ring = np.stack([np.sin(t) * np.cos(p), np.sin(t) * np.sin(p), np.cos(t)], axis=-1)
-    pos = np.concatenate([[[0.0, 0.0, 1.0]], ring.reshape(-1, 3), [[0.0, 0.0, -1.0]]])
-    pos = pos.astype(np.float32)
-    c = np.arange(segments)
-    c1 = (c + 1) % segments
-    south = len(pos) - 1
-    faces = [np.stack([np.zeros(segments, np.int64), 1 + c, 1 + c1], axis=1)]
-    if rings > 2:
-        faces.append(_grid_faces(rings - 2, segments) + 1)
-    last = 1 + (rings - 2) * segments
-    faces.append(np.stack([np.full(segments, south), last + c1, last + c], axis=1))
-    return pos, pos.copy(), np.concatenate(faces).astype(np.uint32)
+    dirs, faces = sphere_grid(rings, segments)
+    pos = dirs.astype(np.float32)
+    return pos, pos.copy(), faces
 
 
 def uv_sphere(center=(0.0, 0.0, 0.0), radius=1.0, rings: int = 24, segments: int = 48) -> Mesh:
@@ -54,29 +29,6 @@ def uv_sphere(center=(0.0, 0.0, 0.0), radius=1.0, rings: int = 24, segments: int
     n = nrm / radii
     n /= np.linalg.norm(n, axis=1, keepdims=True)
     return Mesh.from_triangles(p, faces, n.astype(np.float32))
-
-
-def noisy_ellipsoid(
-    center=(0.0, 0.0, 0.0),
-    radii=(80.0, 95.0, 110.0),
-    triangles: int = 200_000,
-    noise: float = 0.03,
-    seed: int = 0,
-) -> Mesh:
-    """A bumpy closed ellipsoid of about `triangles` triangles (benchmarks: organ-like surfaces)."""
-    segments = max(8, int(round(np.sqrt(triangles))))
-    rings = max(4, int(round(triangles / (2 * segments))) + 1)
-    pos, _, faces = sphere_arrays(rings, segments)
-    rng = np.random.default_rng(seed)
-    d = pos.astype(np.float64)
-    factor = np.ones(len(d))
-    for _ in range(6):
-        k = rng.normal(size=3)
-        k *= rng.uniform(3.0, 12.0) / np.linalg.norm(k)
-        factor += noise / 2 * np.sin(d @ k + rng.uniform(0, 2 * np.pi))
-    p = d * factor[:, None] * np.asarray(radii, dtype=np.float64) + np.asarray(center)
-    p = p.astype(np.float32)
-    return Mesh.from_triangles(p, faces, vertex_normals(p, faces))
 
 
 def cylinder_arrays(segments: int = 24, caps: bool = True):

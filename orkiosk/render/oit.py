@@ -1,0 +1,58 @@
+"""Translucent surfaces by weighted blended order-independent transparency (McGuire & Bavoil):
+accumulate against the opaque depth, translucent cut sections on top, then composite the layer
+over the picture in the caller's framebuffer."""
+
+from __future__ import annotations
+
+import moderngl
+
+from orkiosk.render.caps import draw_caps
+from orkiosk.render.programs import Programs, frame_uniforms, model_uniforms, set_uniform
+from orkiosk.render.scene import OPAQUE_LIMIT
+
+OIT_BLEND = (moderngl.ONE, moderngl.ONE, moderngl.ZERO, moderngl.ONE_MINUS_SRC_ALPHA)
+
+
+def accumulate(ctx: moderngl.Context, gl: Programs, targets, fv, items, edge_enhance: bool):
+    """The translucent surfaces into the accumulation and weight buffers (depth test against
+    the opaque depth, no depth writes); leaves the OIT framebuffer bound."""
+    targets.oit_clear.use()
+    targets.oit_clear.clear(0.0, 0.0, 0.0, 1.0)
+    targets.oit_fbo.depth_mask = False
+    targets.oit_fbo.use()
+    ctx.viewport = (0, 0, *fv.size)
+    ctx.enable_only(moderngl.DEPTH_TEST | moderngl.BLEND | moderngl.CULL_FACE)
+    ctx.blend_equation = moderngl.FUNC_ADD
+    ctx.blend_func = OIT_BLEND
+    prog = gl.mesh["oit"]
+    frame_uniforms(prog, fv.proj, fv.view, fv.clip_eq, fv.ortho)
+    model_uniforms(prog, None, fv.rotation)
+    set_uniform(prog, "u_depth_range", (fv.near, fv.far))
+    set_uniform(prog, "u_edge_enhance", bool(edge_enhance))
+    set_uniform(prog, "u_rim", 1.0)
+    for item in items:
+        prog["u_color"].value = item.color
+        prog["u_opacity"].value = item.opacity
+        item.mesh.render("oit")
+
+
+def translucent_caps(ctx: moderngl.Context, gl: Programs, targets, fv, slots) -> bool:
+    """Translucent sections into the OIT buffers (after accumulate); False when there are none."""
+    if not any(item.opacity < OPAQUE_LIMIT for item in slots):
+        return False
+    ctx.enable_only(moderngl.BLEND)
+    draw_caps(gl.caps, gl.caps_vao, targets, slots, fv)
+    return True
+
+
+def composite(ctx: moderngl.Context, gl: Programs, targets, scissor) -> None:
+    """The translucent layer over the picture in the bound framebuffer, within `scissor`."""
+    ctx.scissor = scissor
+    ctx.enable_only(moderngl.BLEND)
+    ctx.blend_func = (moderngl.ONE, moderngl.SRC_ALPHA, moderngl.ZERO, moderngl.ONE)
+    targets.accum.use(0)
+    targets.weight.use(1)
+    set_uniform(gl.oit_resolve, "u_accum", 0)
+    set_uniform(gl.oit_resolve, "u_weight", 1)
+    gl.oit_resolve_vao.render(moderngl.TRIANGLES, vertices=3)
+    ctx.scissor = None

@@ -1,0 +1,38 @@
+"""Into the caller's framebuffer: the scene buffer by a plain copy when the sizes match (else a
+scaling pass), and the end of a frame (opaque alpha, GL state left as moderngl's defaults)."""
+
+from __future__ import annotations
+
+import moderngl
+
+from orkiosk.render.programs import Programs, set_uniform
+
+
+def present(ctx: moderngl.Context, gl: Programs, targets, direct, framebuffer, viewport) -> None:
+    """The resolved scene colour into `viewport` of `framebuffer`, which is left bound. direct:
+    a framebuffer on the caller's colour attachment to copy into (TargetCache.direct), or None."""
+    if direct is not None:
+        ctx.copy_framebuffer(direct, targets.fbo)
+        framebuffer.use()
+        ctx.viewport = viewport
+    else:
+        framebuffer.use()
+        ctx.viewport = viewport
+        ctx.enable_only(moderngl.NOTHING)
+        targets.color.use(0)
+        set_uniform(gl.present, "u_scene", 0)
+        gl.present_vao.render(moderngl.TRIANGLES, vertices=3)
+
+
+def finish_frame(ctx: moderngl.Context, framebuffer, viewport, home) -> None:
+    """Make the picture opaque (whoever shows the target, e.g. Kivy, blends it by its alpha),
+    bind `home` (leave no caller's framebuffer bound: the caller may release it) and restore
+    moderngl's default enable, blend and depth state."""
+    framebuffer.use()
+    framebuffer.color_mask = (False, False, False, True)
+    framebuffer.clear(0.0, 0.0, 0.0, 1.0, viewport=viewport)
+    framebuffer.color_mask = (True, True, True, True)
+    home.use()
+    ctx.enable_only(moderngl.NOTHING)
+    ctx.blend_func = moderngl.DEFAULT_BLENDING
+    ctx.depth_func = "<"

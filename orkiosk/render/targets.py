@@ -1,0 +1,133 @@
+"""Render targets: the scene buffers of one frame size, the renderer's own output target, and
+colour-only framebuffers on a caller's colour texture (so the scene buffer can be copied)."""
+
+from __future__ import annotations
+
+import moderngl
+
+
+class SceneTargets:
+    """Offscreen buffers for one scene size: multisampled opaque, resolved, OIT accumulation."""
+
+    def __init__(self, ctx: moderngl.Context, size: tuple[int, int], samples: int):
+        self.size = size
+        self.samples = samples
+        self.objects = []
+
+        def keep(obj):
+            self.objects.append(obj)
+            return obj
+
+        self.color = keep(ctx.texture(size, 4))
+        self.color.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        self.color.repeat_x = self.color.repeat_y = False
+        self.depth = keep(ctx.depth_texture(size))
+        self.depth.compare_func = ""
+        self.depth.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        self.depth.repeat_x = self.depth.repeat_y = False
+        self.fbo = keep(ctx.framebuffer([self.color], self.depth))
+        self.ms_fbo = None
+        if samples > 1:
+            ms_color = keep(ctx.renderbuffer(size, 4, samples=samples))
+            ms_depth = keep(ctx.depth_renderbuffer(size, samples=samples))
+            self.ms_fbo = keep(ctx.framebuffer([ms_color], ms_depth))
+        self.accum = keep(ctx.texture(size, 4, dtype="f2"))
+        self.weight = keep(ctx.texture(size, 1, dtype="f2"))
+        for t in (self.accum, self.weight):
+            t.filter = (moderngl.LINEAR, moderngl.LINEAR)
+            t.repeat_x = t.repeat_y = False
+        self.oit_fbo = keep(ctx.framebuffer([self.accum, self.weight], self.depth))
+        self.oit_clear = keep(ctx.framebuffer([self.accum, self.weight]))
+        self._ctx = ctx
+        self.count_fbo = None
+
+    def counts(self):
+        """Crossing counters for translucent caps (made on first use)."""
+        if self.count_fbo is None:
+            c0 = self._ctx.texture(self.size, 4, dtype="f2")
+            c1 = self._ctx.texture(self.size, 4, dtype="f2")
+            for t in (c0, c1):
+                t.filter = (moderngl.NEAREST, moderngl.NEAREST)
+                self.objects.append(t)
+            self.count_textures = (c0, c1)
+            self.count_fbo = self._ctx.framebuffer([c0, c1])
+            self.objects.append(self.count_fbo)
+        return self.count_fbo
+
+    def resolve(self) -> None:
+        """The multisampled colour and depth into the plain buffers."""
+        self._ctx.copy_framebuffer(self.fbo, self.ms_fbo)
+
+    def release(self) -> None:
+        for obj in reversed(self.objects):
+            obj.release()
+        self.objects = []
+
+
+class TargetCache:
+    """The renderer's size-dependent buffers, remade when the size changes."""
+
+    def __init__(self, ctx: moderngl.Context):
+        self.ctx = ctx
+        self._scene: SceneTargets | None = None
+        self._output = None  # (texture, fbo) when drawing into our own target
+        self._direct: dict = {}
+
+    def scene(self, size: tuple[int, int], samples: int) -> SceneTargets:
+        t = self._scene
+        if t is None or t.size != size or t.samples != samples:
+            if t is not None:
+                t.release()
+            self._scene = SceneTargets(self.ctx, size, samples)
+        return self._scene
+
+    def output_fbo(self, size: tuple[int, int]) -> moderngl.Framebuffer:
+        if self._output is None or self._output[1].size != size:
+            for obj in reversed(self._output or ()):
+                obj.release()
+            tex = self.ctx.texture(size, 4)
+            self._output = (tex, self.ctx.framebuffer([tex]))
+        return self._output[1]
+
+    @property
+    def output_framebuffer(self) -> moderngl.Framebuffer | None:
+        return None if self._output is None else self._output[1]
+
+    def direct(self, framebuffer, viewport, ssize):
+        """A colour-only framebuffer on the caller's colour attachment when the scene buffer can
+        simply be copied into it (RGBA8, viewport at the origin and as big as the scene buffer:
+        the copy lands in the bottom-left corner); else None."""
+        if tuple(viewport) != (0, 0, *ssize):
+            return None
+        fw, fh = framebuffer.size
+        if ssize[0] > fw or ssize[1] > fh:
+            return None
+        try:
+            attachments = framebuffer.color_attachments
+        except Exception:
+            return None
+        if not attachments or len(attachments) != 1:
+            return None
+        att = attachments[0]
+        if getattr(att, "samples", 0) or getattr(att, "components", 4) != 4:
+            return None
+        if getattr(att, "dtype", "f1") != "f1":
+            return None
+        key = (att.glo, tuple(framebuffer.size))
+        cached = self._direct.get(key)
+        if cached is None:
+            for old in self._direct.values():
+                old.release()
+            self._direct = {key: self.ctx.framebuffer([att])}
+            cached = self._direct[key]
+        return cached
+
+    def release(self) -> None:
+        if self._scene is not None:
+            self._scene.release()
+            self._scene = None
+        for group in (self._output, tuple(self._direct.values())):
+            for obj in reversed(group or ()):
+                obj.release()
+        self._output = None
+        self._direct = {}
