@@ -5,14 +5,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf 'smoke: %s\n' "$*" >&2; }
+# pip, minus the warnings about package index folders this machine does not have
+pip_quiet() { "$@" 2> >(grep -v '^WARNING: Location' >&2); }
 
 work=$(mktemp -d /tmp/orkiosk-smoke.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 say "building the wheel"
-.venv/bin/python -m pip wheel -q --no-deps -w "$work/dist" .
+pip_quiet .venv/bin/python -m pip wheel -q --no-deps -w "$work/dist" .
 say "installing it into a fresh virtualenv"
 python3 -m venv "$work/venv"
-"$work/venv/bin/python" -m pip install -q "$work"/dist/orkiosk-*.whl
+pip_quiet "$work/venv/bin/python" -m pip install -q "$work"/dist/orkiosk-*.whl
 py="$work/venv/bin/python"
 ork="$work/venv/bin/orkiosk"
 mkdir "$work/empty"
