@@ -174,10 +174,19 @@ def test_two_finger_twist_rolls_counter_clockwise(k):
     assert after[0] < before[0] - 10, "a counter-clockwise twist turns the top to the left"
 
 
+def rotation_deg(a, b) -> float:
+    """The angle of the rotation that turns camera axes `a` into `b`."""
+    c = (np.trace(np.asarray(a).T @ np.asarray(b)) - 1) / 2
+    return math.degrees(math.acos(min(1.0, max(-1.0, c))))
+
+
 def test_double_tap_resets_the_view(k):
+    anterior = k.view.camera.rotation.copy()
     start = k.view_point(0.4, 0.5)
     k.drag(start, (start[0] + 30 * k.ppm, start[1] + 20 * k.ppm))
-    assert not np.allclose(k.view.camera.rotation, np.eye(3) @ k.view.camera.rotation * 0)
+    # the 36 mm drag turned the view (0.5 degrees per mm, less the tap slop before it starts)
+    assert rotation_deg(anterior, k.view.camera.rotation) > 10
+    k.settle()  # the full-quality frame is drawn now, not between the two taps
     rotated = k.view.camera.rotation.copy()
     p = k.view_point(0.5, 0.5)
     k.tap(*p)
@@ -285,6 +294,7 @@ def test_cut_mode_drag_moves_a_capped_plane(k):
     start = k.view_point(0.5, 0.5)
     k.drag(start, (start[0], start[1] - 30 * k.ppm))
     assert k.app.state.cut_offset < offset0 - 10
+    assert "CUT axial" in k.app.root.readout
     k.settle()
     k.screenshot(ARTIFACTS / "kiosk-cut.png")
     press(k, k.app.root.ids.cut_mode)
@@ -350,6 +360,60 @@ def test_newer_version_replaces_the_plan_and_keeps_the_camera(k, tmp_path):
     _wait(k, lambda: k.app.root.alert_kind == "error")
     assert "not newer" in k.app.root.alert_text
     assert k.app.state.package.plan.plan_version == 2
+
+
+def test_no_patient_name_in_any_log(k, tmp_path, caplog):
+    """Another patient's plan (shown on screen for confirmation), a damaged package of theirs
+    and a refused older plan: names are on the screen, never in a log record of any logger."""
+    import logging
+
+    from orkiosk.app.intake import send_path
+    from orkiosk.plan.model import Patient
+
+    kivy_log = logging.getLogger("kivy")
+    kivy_log.addHandler(caplog.handler)  # in case Kivy's logger does not propagate to the root
+    caplog.set_level(logging.DEBUG)
+    try:
+        other = _variant(
+            k,
+            tmp_path,
+            "other",
+            case_id="CASE-LEAK",
+            patient=Patient("QUILLFEATHER^ZEPHYRINE", "Z-77", "1960-01-01", "F"),
+        )
+        before = k.app.state.package
+        send_path(k.base / "control.sock", other)
+        _wait(k, lambda: k.app.root.alert_kind == "confirm")
+        assert "QUILLFEATHER" in k.app.root.alert_text, "the screen names the other patient"
+        press(k, k.app.root.ids.alert_dismiss)
+        broken = _variant(
+            k,
+            tmp_path,
+            "broken",
+            case_id="CASE-LEAK",
+            patient=Patient("QUILLFEATHER^ZEPHYRINE", "Z-77", "1960-01-01", "F"),
+        )
+        data = bytearray((broken / "meshes" / "brain.glb").read_bytes())
+        data[100] ^= 0xFF
+        (broken / "meshes" / "brain.glb").write_bytes(bytes(data))
+        send_path(k.base / "control.sock", broken)
+        _wait(k, lambda: k.app.root.alert_kind == "error")
+        press(k, k.app.root.ids.alert_dismiss)
+        send_path(k.base / "control.sock", k.base / "demo")  # v1 of the shown patient: refused
+        _wait(k, lambda: k.app.root.alert_kind == "error")
+        assert "not newer" in k.app.root.alert_text
+        press(k, k.app.root.ids.alert_dismiss)
+        assert k.app.state.package is before
+    finally:
+        kivy_log.removeHandler(caplog.handler)
+    assert caplog.records, "the kiosk logs what it did with each plan"
+    shown = before.plan.patient.name
+    for rec in caplog.records:
+        text = rec.getMessage() + (rec.exc_text or "") + (rec.stack_info or "")
+        if rec.exc_info:
+            text += logging.Formatter().formatException(rec.exc_info)
+        for name in ("QUILLFEATHER", "ZEPHYRINE", shown, "PHANTOM, HEAD", "HEAD, PHANTOM"):
+            assert name not in text, f"{rec.name} logged a patient name: {text!r}"
 
 
 def test_another_patient_waits_for_confirmation(k, tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
@@ -25,11 +26,20 @@ from kivy.uix.boxlayout import BoxLayout
 from orkiosk.app import watchdog
 from orkiosk.app.intake import ControlSocket, FolderWatcher
 from orkiosk.app.loading import Loaded, load_for_display
+from orkiosk.app.model import (
+    CUT_PLANES,
+    OPACITY_STEPS,
+    KioskState,
+    NamedView,
+    PlanViewRef,
+    TrajectoryView,
+    events,
+    patient_key,
+)
+from orkiosk.app.readouts import CUT_LABELS, readout_text
 from orkiosk.app.settings import KioskSettings
-from orkiosk.app.state import OPACITY_STEPS, KioskState
 from orkiosk.app.view3d import PlanView
 from orkiosk.errors import OrkioskError
-from orkiosk.plan.metrics import TrajectoryMetrics
 from orkiosk.plan.names import person_name
 from orkiosk.plan.package import Package
 from orkiosk.plan.signing import load_trust_dir
@@ -68,6 +78,14 @@ class KioskRoot(BoxLayout):
 
 
 Factory.register("PlanView", cls=PlanView)
+_READOUT_EVENTS = (
+    events.PlanShown,
+    events.PicksChanged,
+    events.NamedChanged,
+    events.ModeChanged,
+    events.CutChanged,
+    events.SelectionChanged,
+)
 Factory.register("StructureRow", cls=StructureRow)
 
 
@@ -91,15 +109,12 @@ class KioskApp(App):
         self.settings = settings
         self.plan_path = plan_path
         self.state = KioskState()
-        self.metrics: list[TrajectoryMetrics] = []
         self.source = ""
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orkiosk-load")
         self._trusted = None
         self._intake = []
         self._loading = 0
         self._lock = threading.Lock()
-        self._metrics_for: dict[str, list] = {}  # by manifest sha256, until shown or dropped
-        self._prepared: dict[str, object] = {}  # prepare_scene() results, likewise
 
     # ------------------------------------------------------------------ build
     def build(self):
@@ -176,7 +191,12 @@ class KioskApp(App):
             msg = str(exc)
             Clock.schedule_once(lambda dt: self._load_failed(path, msg))
         except Exception as exc:  # never let a worker die silently
-            log.exception("unexpected error loading %s", path)
+            log.error(  # the message may quote plan data: only its type and where it arose
+                "unexpected %s loading %s\n%s",
+                type(exc).__name__,
+                path,
+                "".join(traceback.format_tb(exc.__traceback__)),
+            )
             msg = f"{type(exc).__name__}: {exc}"
             Clock.schedule_once(lambda dt: self._load_failed(path, msg))
         else:
@@ -187,31 +207,34 @@ class KioskApp(App):
                 self._loading -= 1
 
     def _loaded(self, loaded: Loaded, source: str) -> None:
-        pkg = loaded.package
-        self._metrics_for[pkg.manifest_sha256] = loaded.metrics
-        self._prepared[pkg.manifest_sha256] = loaded.prepared
+        pkg, plan = loaded.package, loaded.package.plan
         try:
-            offer = self.state.offer(pkg, prepare=self._stage)
+            offer = self.state.offer(
+                pkg,
+                prepare=lambda p: self.view.stage(p, loaded.prepared),
+                metrics=loaded.metrics,
+                bounds=loaded.prepared.bounds,
+            )
         except OrkioskError as exc:
+            log.warning("plan %s v%s cannot be displayed", plan.case_id, plan.plan_version)
             self._load_failed(pkg.path, f"cannot be displayed: {exc}")
             return
+        # never the offer's reason or anything naming the patient: IDs pseudonymised
         log.info(
-            "plan %s v%s from %s: %s %s",
-            pkg.plan.case_id,
-            pkg.plan.plan_version,
+            "plan %s v%s (patient %s) from %s: %s %s",
+            plan.case_id,
+            plan.plan_version,
+            patient_key(pkg),
             source,
             offer.outcome,
-            offer.reason,
+            offer.code,
         )
         if offer.outcome == "shown":
             self.source = source
-        keep = {p.manifest_sha256 for p in (self.state.pending,) if p is not None}
-        self._metrics_for = {k: v for k, v in self._metrics_for.items() if k in keep}
-        self._prepared = {k: v for k, v in self._prepared.items() if k in keep}
         self._refresh_status()
 
     def _load_failed(self, path: Path, message: str) -> None:
-        log.warning("refused %s: %s", path, message)
+        log.warning("refused %s (the reason is on screen, not logged: it may quote the plan)", path)
         shown = self.state.package is not None
         self.state.set_error(
             f"Plan not loaded ({path.name}): {message}"
@@ -223,33 +246,30 @@ class KioskApp(App):
         self._refresh_status()
 
     # ------------------------------------------------------------------ state -> widgets
-    def _on_state(self, what: str) -> None:
-        root = self.root
+    def _on_state(self, event: events.Event) -> None:
+        root, st = self.root, self.state
         if root is None:
             return
-        if what == "package":
-            pkg = self.state.package
-            same = self.view.scene is not None and self.view.scene.plan.case_id == pkg.plan.case_id
-            self.view.swap_in(pkg, keep_camera=same)
-            self.state.drop_meshes()
-            self.metrics = self._metrics_for.pop(pkg.manifest_sha256, self.metrics)
-            self._fill_banner(pkg)
-            self._fill_trajectories(pkg)
-            self._fill_structures(pkg)
+        if isinstance(event, events.PlanShown):
+            st.drop_meshes()  # the view has swapped the scene in (it subscribed first)
+            self._fill_banner(st.package)
+            self._fill_trajectories(st.package)
+            self._fill_structures(st.package)
             self._fill_views(root)
             root.placeholder = ""
-        elif what == "structures":
-            self._fill_structures(self.state.package)
-        if what in ("package", "measure", "named", "mode", "cut"):
-            self._fill_readout()
-        if what in ("package", "error", "pending"):
+        elif isinstance(event, events.StructuresChanged):
+            self._fill_structures(st.package)
+        elif isinstance(event, events.LockChanged):
+            root.ids.lock.state = "down" if event.locked else "normal"
+        elif isinstance(event, events.ModeChanged):
+            root.ids.cut_mode.state = "down" if event.mode == "cut" else "normal"
+            root.ids.measure_mode.state = "down" if event.mode == "measure" else "normal"
+        if isinstance(event, _READOUT_EVENTS):
+            root.readout = readout_text(st)
+        if isinstance(event, (events.PlanShown, events.ErrorChanged, events.PendingChanged)):
             self._fill_alert()
-        if what == "lock":
-            root.ids.lock.state = "down" if self.state.locked else "normal"
-        if what == "mode":
-            root.ids.cut_mode.state = "down" if self.state.mode == "cut" else "normal"
-            root.ids.measure_mode.state = "down" if self.state.mode == "measure" else "normal"
-        self._refresh_status()
+        if not isinstance(event, events.CameraMoved):  # gestures: many per second
+            self._refresh_status()
 
     def _fill_banner(self, pkg: Package) -> None:
         p, root = pkg.plan, self.root
@@ -284,19 +304,19 @@ class KioskApp(App):
         grid.clear_widgets()
         for name in NAMED_VIEWS:
             btn = Factory.RailButton(text=name.upper())
-            btn.bind(on_release=lambda b, n=name: self.view.set_view(n))
+            btn.bind(on_release=lambda b, n=name: self.state.set_view(NamedView(n)))
             grid.add_widget(btn)
         pkg = self.state.package
         for v in pkg.plan.views if pkg else ():
             if v.name.lower() in NAMED_VIEWS or v.id.lower() in NAMED_VIEWS:
                 continue  # the standard views are already there
             btn = Factory.RailButton(text=v.name.upper())
-            btn.bind(on_release=lambda b, view=v: self.view.set_plan_view(view))
+            btn.bind(on_release=lambda b, vid=v.id: self.state.set_view(PlanViewRef(vid)))
             grid.add_widget(btn)
         planes = root.ids.cut_planes
         planes.clear_widgets()
-        for plane in ("axial", "sagittal", "coronal", "trajectory"):
-            btn = Factory.RailToggle(text=plane.upper(), group="cutplane")
+        for plane in CUT_PLANES:
+            btn = Factory.RailToggle(text=CUT_LABELS[plane], group="cutplane")
             btn.state = "down" if self.state.cut_plane == plane else "normal"
             btn.bind(on_release=lambda b, pl=plane: self.state.set_cut(plane=pl))
             planes.add_widget(btn)
@@ -307,9 +327,9 @@ class KioskApp(App):
         for t in pkg.plan.trajectories:
             row = BoxLayout(size_hint_y=None, height=Factory.RailButton().height, spacing="2mm")
             probe = Factory.RailButton(text=f"{t.name.upper()} - PROBE")
-            probe.bind(on_release=lambda b, tid=t.id: self.view.set_trajectory_view(tid))
+            probe.bind(on_release=lambda b, tid=t.id: self.state.set_view(TrajectoryView(tid)))
             side = Factory.RailButton(text="SIDE", size_hint_x=0.45)
-            side.bind(on_release=lambda b, tid=t.id: self.view.set_trajectory_view(tid, True))
+            side.bind(on_release=lambda b, tid=t.id: self.state.set_view(TrajectoryView(tid, True)))
             row.add_widget(probe)
             row.add_widget(side)
             box.add_widget(row)
@@ -331,48 +351,6 @@ class KioskApp(App):
             row.bind(on_toggle=lambda r: self.state.toggle_visible(r.sid))
             row.bind(on_opacity=lambda r: self.state.step_opacity(r.sid))
             box.add_widget(row)
-
-    def _fill_readout(self) -> None:
-        st, parts = self.state, []
-        if st.mode == "measure":
-            d = st.distance_mm
-            parts.append(
-                f"DISTANCE A-B  {d:.1f} mm"
-                if d is not None
-                else f"MEASURE: tap point {'A' if not st.picks else 'B'}"
-            )
-        elif st.named is not None:
-            parts.append(self._named_text(st.named))
-        else:
-            for m in self.metrics[:2]:
-                text = (
-                    f"{m.name}: {m.length:.1f} mm   axial {m.angle_axial:.0f}\u00b0  "
-                    f"sagittal {m.angle_sagittal:.0f}\u00b0"
-                )
-                c = m.closest
-                if c is not None:
-                    colour = (
-                        "ff5040" if c.distance < 3.0 else "ffd040" if c.distance < 5 else "80e080"
-                    )
-                    text += (
-                        f"   [color={colour}]{c.name} {c.distance:.1f} mm"
-                        f" at {c.along:.0f} mm[/color]"
-                    )
-                parts.append(text)
-        if st.mode == "cut":
-            parts.append(f"CUT {st.cut_plane} {st.cut_offset:+.0f} mm (drag to move)")
-        self.root.readout = "    ".join(parts)
-
-    def _named_text(self, pick) -> str:
-        import numpy as np
-
-        text = f"{pick.name or pick.id}"
-        pkg = self.state.package
-        for t in pkg.plan.trajectories if pkg else ():
-            target = np.asarray(t.target)
-            d = float(np.linalg.norm(np.asarray(pick.point) - target))
-            text += f"   {d:.1f} mm to {t.name} target"
-        return text
 
     def _refresh_status(self, *_):
         root = self.root
@@ -397,12 +375,9 @@ class KioskApp(App):
         root.status = "  |  ".join(bits)
 
     # ------------------------------------------------------------------ actions from kv
-    def _stage(self, pkg: Package) -> None:
-        self.view.stage(pkg, self._prepared.pop(pkg.manifest_sha256, None))
-
     def confirm_pending(self):
         try:
-            self.state.confirm_pending(prepare=self._stage)
+            self.state.confirm_pending()  # staged with the prepared scene of its offer
         except OrkioskError as exc:
             self.state.reject_pending()
             self.state.set_error(f"Plan could not be displayed: {exc}")
@@ -426,4 +401,4 @@ class KioskApp(App):
 
     def reset_view(self):
         self.state.set_mode("view")
-        self.view.reset()
+        self.state.reset_view()

@@ -5,8 +5,10 @@ into a framebuffer whose colour attachment wraps a Kivy texture, with a depth re
 canvas holds only Rectangle(texture=...). Frames are drawn only when something changed: at
 interactive quality while the view moves, then once at full quality when it rests.
 
-Touches go to the pure gesture recogniser (orkiosk.touch) in millimetres; its commands move the
-camera, the cut plane, or pick points. This widget only translates; the maths lives elsewhere.
+Touches go to the pure gesture recogniser (orkiosk.touch) in millimetres; its commands go to the
+model (orkiosk.app.model.KioskState), which moves the camera or the cut and decides what a pick
+means. This widget only translates, draws what the model holds, and asks the renderer what lies
+under a finger (GL picking).
 """
 
 from __future__ import annotations
@@ -25,25 +27,14 @@ from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
-from orkiosk.app.state import KioskState, Pick
+from orkiosk.app.model import KioskState, Pick, events
 from orkiosk.render import glstate
 from orkiosk.render.camera import Camera
 from orkiosk.render.errors import RenderError
 from orkiosk.render.prepare import DEFAULT_LOD_BUDGET, prepare_scene
 from orkiosk.render.renderer import Renderer
-from orkiosk.render.state import ClipPlane, DisplayState, InteractionQuality, Quality
-from orkiosk.touch import (
-    DoubleTap,
-    Drag,
-    GestureRecognizer,
-    LongPress,
-    Pan,
-    Roll,
-    Rotate,
-    Tap,
-    TouchEvent,
-    Zoom,
-)
+from orkiosk.render.state import DisplayState, InteractionQuality, Quality
+from orkiosk.touch import GestureRecognizer, TouchEvent
 
 log = logging.getLogger("orkiosk.view")
 FULL_TEX_COORDS = (0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0)
@@ -64,8 +55,6 @@ class PlanView(Widget):
         self.ctx: moderngl.Context | None = None
         self.renderer: Renderer | None = None
         self.scene = None
-        self.camera: Camera | None = None
-        self.view_name = "anterior"
         self.recognizer = GestureRecognizer()
         self.governor = InteractionQuality()
         self.lod_triangles = DEFAULT_LOD_BUDGET
@@ -88,6 +77,12 @@ class PlanView(Widget):
         if governor is not None:
             self.governor = governor
         state.subscribe(self._on_state)
+        self._on_geometry()
+
+    @property
+    def camera(self) -> Camera | None:
+        """The model's camera (the model owns it; gestures and view buttons change it)."""
+        return self.state.camera if self.state is not None else None
 
     def set_gesture_settings(self, settings) -> None:
         self.recognizer = GestureRecognizer(settings)
@@ -109,6 +104,8 @@ class PlanView(Widget):
         self._rect.pos = self.pos
         self._rect.size = self.size
         self._dirty = True
+        if self.state is not None:
+            self.state.set_viewport(*self._pixel_size(), self._px_per_mm)
 
     def _pixel_size(self) -> tuple[int, int]:
         return max(1, int(round(self.width))), max(1, int(round(self.height)))
@@ -153,7 +150,7 @@ class PlanView(Widget):
             self._staged[1].release()
         self._staged = (package.manifest_sha256, scene)
 
-    def swap_in(self, package, keep_camera: bool) -> None:
+    def swap_in(self, package) -> None:
         """Show the staged scene of `package` at once and release the old GPU objects."""
         if self._staged is None or self._staged[0] != package.manifest_sha256:
             self.stage(package)
@@ -161,8 +158,6 @@ class PlanView(Widget):
         self._staged = None
         if old is not None:
             old.release()
-        if not keep_camera or self.camera is None:
-            self.set_view("anterior")
         self._dirty = True
         self.ready = False
 
@@ -178,74 +173,38 @@ class PlanView(Widget):
             self.renderer.release()
             self.renderer = None
 
-    # ------------------------------------------------------------------ views
+    # ------------------------------------------------------------------ model -> view
     def _aspect(self) -> float:
         w, h = self._pixel_size()
         return w / h
 
-    def set_view(self, name: str) -> None:
-        if self.scene is None:
-            return
-        self.view_name = name
-        self.camera = Camera.named(name, self.scene.bounds, self._aspect())
-        self._moved(settle=True)
-
-    def set_plan_view(self, view) -> None:
-        if self.scene is not None:
-            self.camera = Camera.from_view(view, self.scene.bounds, self._aspect())
-            self._moved(settle=True)
-
-    def set_trajectory_view(self, tid: str, perpendicular: bool = False) -> None:
-        if self.scene is None:
-            return
-        t = self.scene.plan.trajectory(tid)
-        make = Camera.perpendicular if perpendicular else Camera.probe
-        self.camera = make(t.entry, t.target, self.scene.bounds, self._aspect())
-        self.view_name = f"{'side' if perpendicular else 'probe'}:{tid}"
-        self._moved(settle=True)
-
     def reset(self) -> None:
-        self.set_view("anterior")
+        if self.state is not None:
+            self.state.reset_view()
 
-    def _moved(self, settle: bool = False) -> None:
-        """The camera changed: redraw; while it keeps moving, at interactive quality."""
+    def _moved(self, interactive: bool) -> None:
+        """Redraw; while the view keeps moving, at interactive quality."""
         self._dirty = True
-        if not settle:
+        if interactive:
             self.governor.moved()
 
-    def _on_state(self, what: str) -> None:
-        if what in ("structures", "cut", "mode", "measure", "package", "named"):
-            self._dirty = True
-        if what == "lock" and self.state is not None:
-            self.recognizer.locked = self.state.locked
-        if what == "mode" and self.state is not None:
-            self.recognizer.one_finger = "drag" if self.state.mode == "cut" else "rotate"
+    def _on_state(self, event) -> None:
+        if isinstance(event, events.PlanShown):
+            self.swap_in(event.package)
+        elif isinstance(event, events.CameraMoved):
+            self._moved(event.interactive)
+        elif isinstance(event, events.CutChanged):
+            self._moved(interactive=True)  # usually a drag: more moves follow
+        elif isinstance(event, events.LockChanged):
+            self.recognizer.locked = event.locked
+        elif isinstance(event, events.ModeChanged):
+            self.recognizer.one_finger = "drag" if event.mode == "cut" else "rotate"
+        self._dirty = True
 
-    # ------------------------------------------------------------------ display state
     def display_state(self) -> DisplayState:
-        st = self.state
-        ds = DisplayState()
-        if st is None or self.scene is None:
-            return ds
-        for s in self.scene.plan.structures:
-            ds.visible[s.id] = s.id not in st.hidden
-            ds.opacity[s.id] = st.effective_opacity(s.id)
-        if st.mode == "cut":
-            ds.clip = self.clip_plane()
-        if self.view_name.startswith("probe:"):
-            ds.probe_trajectory = self.view_name.split(":", 1)[1]
-        return ds
-
-    def clip_plane(self) -> ClipPlane | None:
-        st = self.state
-        lo, hi = (np.asarray(b, dtype=np.float64) for b in self.scene.bounds)
-        center = (lo + hi) / 2
-        if st.cut_plane == "trajectory":
-            if not self.scene.plan.trajectories:
-                return ClipPlane.axial(center, st.cut_offset)
-            t = self.scene.plan.trajectories[0]
-            return ClipPlane.along(t, self.scene.bounds, st.cut_offset)
-        return getattr(ClipPlane, st.cut_plane)(center, st.cut_offset)
+        if self.state is None or self.scene is None:
+            return DisplayState()
+        return self.state.display_state()
 
     # ------------------------------------------------------------------ frames
     def _frame(self, _dt) -> None:
@@ -375,40 +334,8 @@ class PlanView(Widget):
         self._apply(self.recognizer.tick(time.monotonic()))
 
     def _apply(self, commands) -> None:
-        if not commands or self.camera is None or self.scene is None:
-            return
-        if self.state is not None and self.state.locked:
-            return
-        w, h = self._pixel_size()
-        ppm = self._px_per_mm
-        cam = self.camera
-        for c in commands:
-            if isinstance(c, Rotate):
-                angle = math.radians(math.hypot(c.dx_deg, c.dy_deg))
-                if angle > 0:
-                    cam.rotate_scene(cam.up * c.dx_deg - cam.right * c.dy_deg, angle)
-                    self._moved()
-            elif isinstance(c, Zoom):
-                cam.zoom(c.factor, anchor=(c.cx * ppm, h - c.cy * ppm), width=w, height=h)
-                self._moved()
-            elif isinstance(c, Pan):
-                cam.pan(c.dx_mm * ppm, -c.dy_mm * ppm, w, h)
-                self._moved()
-            elif isinstance(c, Roll):
-                cam.roll(-c.angle_deg)
-                self._moved()
-            elif isinstance(c, DoubleTap):
-                self.reset()
-            elif isinstance(c, Drag) and self.state is not None and self.state.mode == "cut":
-                mm = c.dy_mm * ppm * cam.mm_per_pixel(h)
-                self.state.set_cut(offset=self.state.cut_offset + mm)
-                self._moved()
-            elif isinstance(c, Tap) and self.state is not None and self.state.mode == "measure":
-                hit = self.pick_mm(c.x, c.y)
-                if hit is not None:
-                    self.state.add_pick(hit)
-            elif isinstance(c, LongPress) and self.state is not None:
-                self.state.name_structure(self.pick_mm(c.x, c.y))
+        if commands and self.state is not None and self.scene is not None:
+            self.state.handle_gestures(commands, pick=self.pick_mm)
 
     def pick_mm(self, x_mm: float, y_mm: float) -> Pick | None:
         """What lies under a point given in mm from the view's bottom-left corner."""
