@@ -44,37 +44,29 @@ def landmark(k, lid):
     return next(m.position for m in k.app.state.package.plan.landmarks if m.id == lid)
 
 
-def find(widget, predicate):
-    if predicate(widget):
-        return widget
-    for child in widget.children:
-        found = find(child, predicate)
-        if found is not None:
-            return found
-    return None
+def find(root, predicate):
+    """The first widget of the kiosk (every rail page, open or not) that matches."""
+    return next((w for w in root.widgets() if predicate(w)), None)
 
 
 def button(k, text):
-    b = find(
-        k.app.root, lambda w: getattr(w, "text", None) == text and hasattr(w, "trigger_action")
+    b = next(
+        (
+            w
+            for w in k.app.root.widgets()  # every rail page, open or not
+            if getattr(w, "text", None) == text and hasattr(w, "trigger_action")
+        ),
+        None,
     )
     assert b is not None, f"no button {text!r}"
     return b
 
 
 def press(k, widget):
-    """A real tap in the middle of a widget (scrolled into view first, as a person would)."""
-    from kivy.uix.scrollview import ScrollView
-
-    parent, seen = widget.parent, set()
-    while parent is not None and not isinstance(parent, ScrollView) and id(parent) not in seen:
-        seen.add(id(parent))  # the Window is its own parent
-        parent = parent.parent
-    if not isinstance(parent, ScrollView):
-        parent = None
-    if parent is not None:
-        parent.scroll_to(widget, padding=10, animate=False)
-        k.pump(frames=3)
+    """A real tap in the middle of a widget (its rail tab and page opened first, as a person
+    would: the rail has big tabs and pages, no scrolling)."""
+    k.app.root.reveal(widget)
+    k.pump(frames=3)
     k.tap(*widget.to_window(*widget.center))
     k.pump(0.1)
 
@@ -89,16 +81,17 @@ def test_start_shows_banner_rail_and_lit_anatomy(k):
     shot = k.screenshot(ARTIFACTS / "kiosk-demo.png")
     root = k.app.root
     assert root.patient_name == "PHANTOM, HEAD"
-    assert "PHANTOM-0001" in root.patient_ids and "1970-01-01" in root.patient_ids
+    assert root.patient_id_text == "ID PHANTOM-0001" and "1970-01-01" in root.patient_more
     assert root.laterality == "LEFT"
-    assert "Plan v1" in root.plan_line and "Demo Planner" in root.plan_line
+    assert root.plan_version_text == "PLAN v1" and "Demo Planner" in root.plan_more
     assert root.procedure == "Stereotactic biopsy"
     assert root.placeholder == ""
-    assert len(root.ids.structures.children) == 6
+    assert len(root.pages.rows) == 6 and len(root.ids.structures.children) == 6  # one page
     assert "Biopsy" in root.readout and "mm" in root.readout
     img = k.view_pixels()
     h, w, _ = img.shape
-    centre = img[h // 4 : 3 * h // 4, w // 3 : 2 * w // 3]
+    # the head is upright, so taller than wide: its middle fills the view's centre column
+    centre = img[h // 4 : 3 * h // 4, int(w * 0.4) : int(w * 0.6)]
     assert background_fraction(centre) < 0.3, "the anatomy should fill the centre of the view"
     assert centre.mean() > 70, "the anatomy should be lit, not dark"
     # the banner is drawn (bright text on a dark panel, the orange laterality block)
@@ -350,7 +343,8 @@ def test_newer_version_replaces_the_plan_and_keeps_the_camera(k, tmp_path):
     v2 = _variant(k, tmp_path, "v2", plan_version=2, planner="Second Planner")
     shutil.copytree(v2, k.base / "inbox" / "v2")  # the folder watcher picks it up
     _wait(k, lambda: k.app.state.package.plan.plan_version == 2)
-    assert "Plan v2" in k.app.root.plan_line and "Second Planner" in k.app.root.plan_line
+    root = k.app.root
+    assert root.plan_version_text == "PLAN v2" and "Second Planner" in root.plan_more
     np.testing.assert_allclose(k.view.camera.rotation, rot)
     assert old_scene._released and k.view.scene is not old_scene
     # an older version never replaces it

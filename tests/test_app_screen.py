@@ -152,7 +152,7 @@ def child(width: int, height: int, diagonal: float, plan: str, name: str) -> Non
                 controls[key] = _rect(w)
         for wid in ("banner", "view", "readout", "status"):
             controls[f"id:{wid}"] = _rect(root.ids[wid])
-        rows = [r for r in root.ids.structures.children if r.paged_in]
+        rows = list(root.ids.structures.children)  # only the current page's rows are attached
         screens[f"{tab}{page}"] = {
             "png": str(shot),
             "controls": controls,
@@ -164,7 +164,7 @@ def child(width: int, height: int, diagonal: float, plan: str, name: str) -> Non
         }
         root.ids.cut_mode.state = "normal"
     out["screens"] = screens
-    out["rows"] = {r.sid: r.critical for r in root.ids.structures.children}
+    out["rows"] = {r.sid: r.critical for r in root.pages.rows}
     ids = root.ids
     out["cap_mm"] = {
         wid: _cap_mm(ids[wid].font_size, ids[wid].bold, ppm)

@@ -20,7 +20,7 @@ from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.factory import Factory
 from kivy.lang import Builder
-from kivy.properties import BooleanProperty, ListProperty, StringProperty
+from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
 from orkiosk.app import watchdog
@@ -36,6 +36,7 @@ from orkiosk.app.model import (
     events,
     patient_key,
 )
+from orkiosk.app.rail import RailPages
 from orkiosk.app.readouts import CUT_LABELS, readout_text
 from orkiosk.app.settings import KioskSettings
 from orkiosk.app.view3d import PlanView
@@ -53,6 +54,7 @@ class StructureRow(BoxLayout):
     sid = StringProperty("")
     label = StringProperty("")
     shown = BooleanProperty(True)
+    critical = BooleanProperty(False)  # red bar and CRITICAL tag (kiosk.kv)
     swatch = ListProperty([1.0, 1.0, 1.0])
     opacity_text = StringProperty("100 %")
     __events__ = ("on_toggle", "on_opacity")
@@ -66,15 +68,77 @@ class StructureRow(BoxLayout):
 
 class KioskRoot(BoxLayout):
     patient_name = StringProperty("")
-    patient_ids = StringProperty("")
     procedure = StringProperty("")
-    plan_line = StringProperty("")
     laterality = StringProperty("")
     alert_text = StringProperty("")
     alert_kind = StringProperty("")  # "error" | "confirm" | ""
     readout = StringProperty("")
     status = StringProperty("")
     placeholder = StringProperty("Loading plan ...")
+    # the banner: the decisive parts big (name, ID, plan version, side), the rest small
+    patient_id_text = StringProperty("")
+    patient_more = StringProperty("")
+    plan_version_text = StringProperty("")
+    plan_more = StringProperty("")
+    plan_case = StringProperty("")
+    # the side rail: one page (tab) at a time, structures in pages that fit (no scrolling)
+    rail_tab = StringProperty("views")  # "views" | "structures" | "tools"
+    structure_page = NumericProperty(0)
+    structure_pages = NumericProperty(1)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        ids = self.ids
+        self.pages = RailPages(
+            ids.rail, [ids.page_views, ids.page_structures, ids.page_tools], ids.structures
+        )
+        self.pages.show(self.rail_tab)
+        self._page_trigger = Clock.create_trigger(lambda dt: self.layout_structure_pages(), -1)
+        ids.rail.bind(height=self._page_trigger)
+
+    def show_tab(self, name: str) -> None:
+        self.rail_tab = name
+        self.pages.show(name)
+        self._page_trigger()
+
+    def set_structure_rows(self, rows: list) -> None:
+        self.pages.set_rows(rows)
+        self.layout_structure_pages()
+
+    def turn_structure_page(self, step: int) -> None:
+        self.structure_page = max(0, min(self.structure_pages - 1, self.structure_page + step))
+        self.layout_structure_pages()
+
+    def layout_structure_pages(self) -> None:
+        """Show the rows of the current page of structures: as many as fit the open page."""
+        from kivy.metrics import mm
+
+        room = self.pages.open.height if self.pages.open is not None else 0
+        if room <= 0:
+            return  # not laid out yet: the rail's height binding comes back
+        self.structure_pages = self.pages.paginate(room, mm(15) + mm(2), mm(15) + mm(2))
+        self.structure_page = min(self.structure_page, self.structure_pages - 1)
+        self.pages.show_rows(self.structure_page)
+
+    def reveal(self, widget) -> None:
+        """Open the tab and page holding `widget`, as a person would before tapping it."""
+        name = self.pages.page_holding(widget)
+        if name is not None and name != self.rail_tab:
+            self.show_tab(name)
+        chain, w = [], widget
+        while w is not None and w not in chain:
+            chain.append(w)
+            w = w.parent
+        row = next((w for w in chain if w in self.pages.rows), None)
+        page = self.pages.page_of_row(row) if row is not None else None
+        if page is not None and page != self.structure_page:
+            self.structure_page = page
+            self.layout_structure_pages()
+
+    def widgets(self):
+        """Every widget of the kiosk, including rail pages and rows not shown now."""
+        yield from self.walk(restrict=True)
+        yield from self.pages.widgets()
 
 
 Factory.register("PlanView", cls=PlanView)
@@ -188,7 +252,8 @@ class KioskApp(App):
         try:
             loaded = load_for_display(path, self.settings, self._trusted)
         except OrkioskError as exc:
-            msg = str(exc)
+            msg = getattr(exc, "headline", None) or str(exc)  # one decisive reason for the screen
+            log.info("refused %s, in full: %s", path, "; ".join(getattr(exc, "log_lines", [msg])))
             Clock.schedule_once(lambda dt: self._load_failed(path, msg))
         except Exception as exc:  # never let a worker die silently
             log.error(  # the message may quote plan data: only its type and where it arose
@@ -236,12 +301,15 @@ class KioskApp(App):
     def _load_failed(self, path: Path, message: str) -> None:
         log.warning("refused %s (the reason is on screen, not logged: it may quote the plan)", path)
         shown = self.state.package is not None
+        # one sentence with the decisive reason; the full detail is in the log
+        reason = message.rstrip(". ")
         self.state.set_error(
-            f"Plan not loaded ({path.name}): {message}"
-            + (" - the plan on screen is unchanged." if shown else "")
+            f"New plan refused: {reason}. The plan on screen is unchanged."
+            if shown
+            else f"Plan not shown: {reason}."
         )
         if not shown:
-            self.root.placeholder = f"No plan shown.\n{path}:\n{message}"
+            self.root.placeholder = f"No plan shown.\n{reason[:1].upper()}{reason[1:]}."
             self.root.patient_name = "NO PLAN SHOWN"
         self._refresh_status()
 
@@ -274,13 +342,12 @@ class KioskApp(App):
     def _fill_banner(self, pkg: Package) -> None:
         p, root = pkg.plan, self.root
         root.patient_name = person_name(p.patient.name)
-        root.patient_ids = (
-            f"ID {p.patient.id}    born {p.patient.birth_date or 'unknown'}    "
-            f"sex {p.patient.sex or '-'}"
-        )
+        root.patient_id_text = f"ID {p.patient.id}"
+        root.patient_more = f"born {p.patient.birth_date or 'unknown'}\nsex {p.patient.sex or '-'}"
         root.procedure = p.procedure
-        when = p.created.replace("T", " ").replace("Z", " UTC")
-        root.plan_line = f"Plan v{p.plan_version}  {p.planner}  {when}  case {p.case_id}"
+        root.plan_version_text = f"PLAN v{p.plan_version}"
+        root.plan_more = f"{p.planner}\n{p.created.replace('T', ' ').replace('Z', ' UTC')}"
+        root.plan_case = f"case {p.case_id}"
         root.laterality = p.laterality.upper() if p.laterality != "none" else ""
 
     def _fill_alert(self) -> None:
@@ -335,22 +402,21 @@ class KioskApp(App):
             box.add_widget(row)
 
     def _fill_structures(self, pkg: Package | None) -> None:
-        box = self.root.ids.structures
-        box.clear_widgets()
-        if pkg is None:
-            return
-        for s in pkg.plan.structures:
+        rows = []
+        for s in pkg.plan.structures if pkg is not None else ():
             step = self.state.opacity.get(s.id, OPACITY_STEPS[0])
             row = StructureRow(
                 sid=s.id,
-                label=("! " if s.critical else "") + s.name,
+                label=s.name,
+                critical=bool(s.critical),
                 shown=s.id not in self.state.hidden,
                 swatch=list(s.color),
                 opacity_text=f"{round(step * 100)} %",
             )
             row.bind(on_toggle=lambda r: self.state.toggle_visible(r.sid))
             row.bind(on_opacity=lambda r: self.state.step_opacity(r.sid))
-            box.add_widget(row)
+            rows.append(row)
+        self.root.set_structure_rows(rows)
 
     def _refresh_status(self, *_):
         root = self.root
@@ -369,8 +435,8 @@ class KioskApp(App):
         if st.package is not None:
             signed = st.package.signed_by
             bits.append(f"signed {signed.key_id[:8]}" if signed else "unsigned")
-        if self.view.frames:
-            bits.append(f"{self.view.quality} {self.view.frame_ms:.0f} ms")
+        if self.view.frames:  # timings are for the log, never for the clinical screen
+            log.debug("last frame: %s %.0f ms", self.view.quality, self.view.frame_ms)
         bits.append(st.mode.upper() + ("  LOCKED" if st.locked else ""))
         root.status = "  |  ".join(bits)
 

@@ -265,28 +265,40 @@ class PlanView(Widget):
         self.ready = True
 
     # ------------------------------------------------------------------ labels
+    # Names over the 3D view: capitals >= 5 mm on the configured panel (Roboto Bold capitals are
+    # 0.71 em: 7.5 mm type gives 5.3 mm); the measure markers A and B bigger. Placed by
+    # orkiosk.app.labelplace so that no two overlap and none covers a marker or a named point.
+    LABEL_FONT = "7.5mm"
+    MARKER_FONT = "9mm"
+
     def _update_labels(self) -> None:
+        from kivy.graphics import InstructionGroup, Line
+
+        from orkiosk.app.labelplace import Box, Wanted, place_labels
+
         w, h = self._pixel_size()
         wanted = {}
-        for lab in self.renderer.labels(self.scene, self.camera, w, h, self.display_state()):
-            if lab.kind in ("target", "landmark") and lab.on_screen:
-                text = lab.text if lab.kind == "landmark" else f"{lab.text} (target)"
-                wanted[(lab.kind, lab.id)] = (text, lab.x, lab.y)
-        for i, p in enumerate(self.state.picks if self.state else []):
+        for i, p in enumerate(self.state.picks if self.state else []):  # markers first
             ((x, y, depth),) = self.camera.project(np.asarray([p.point]), w, h)
             if depth > 0:
                 wanted[("pick", str(i))] = ("AB"[i], float(x), float(y))
+        labels = self.renderer.labels(self.scene, self.camera, w, h, self.display_state())
+        for kind in ("target", "landmark"):  # then targets, then landmarks
+            for lab in labels:
+                if lab.kind == kind and lab.on_screen:
+                    text = lab.text if kind == "landmark" else f"{lab.text} (target)"
+                    wanted[(kind, lab.id)] = (text, lab.x, lab.y)
         for key in list(self._labels):
             if key not in wanted:
                 self.remove_widget(self._labels.pop(key))
-        for key, (text, x, y) in wanted.items():
+        for key, (text, _x, _y) in wanted.items():
             lab = self._labels.get(key)
             if lab is None:
                 lab = Label(
-                    font_size="4.5mm" if key[0] == "pick" else "3.6mm",
+                    font_size=self.MARKER_FONT if key[0] == "pick" else self.LABEL_FONT,
                     bold=True,
                     color=(1, 0.9, 0.3, 1) if key[0] == "pick" else (0.92, 0.95, 1, 1),
-                    outline_width=2,
+                    outline_width=3,
                     outline_color=(0, 0, 0, 1),
                     size_hint=(None, None),
                 )
@@ -296,7 +308,36 @@ class PlanView(Widget):
                 lab.text = text
                 lab.texture_update()
                 lab.size = lab.texture_size
-            lab.pos = (float(self.x + x + 8), float(self.y + (h - y) - lab.height / 2))
+        keys = list(wanted)
+        placed = place_labels(
+            [Wanted((x, h - y), tuple(self._labels[k].size)) for k, (_t, x, y) in wanted.items()],
+            Box(0, 0, w, h),
+            gap=self._px_per_mm * 2,
+            margin=self._px_per_mm * 0.5,
+            dot=self._px_per_mm * 1.5,
+        )
+        leaders = getattr(self, "_leaders", None)
+        if leaders is None:
+            leaders = self._leaders = InstructionGroup()
+            self.canvas.after.add(leaders)
+        leaders.clear()
+        self.label_boxes = {}  # key -> placed box in window pixels (for checks and tests)
+        for key, spot in zip(keys, placed, strict=True):
+            lab = self._labels[key]
+            if spot is None:  # no room without covering another: left out, not piled up
+                lab.opacity = 0
+                continue
+            lab.opacity = 1
+            lab.pos = (float(self.x + spot.box.x), float(self.y + spot.box.y))
+            self.label_boxes[key] = (lab.x, lab.y, lab.width, lab.height)
+            if spot.leader:
+                _t, x, y = wanted[key]  # to the nearest point of the box: never over the text
+                b = spot.box
+                bx, by = min(max(x, b.x), b.x + b.w), min(max(h - y, b.y), b.y + b.h)
+                leaders.add(Color(0.92, 0.95, 1, 0.85))
+                leaders.add(
+                    Line(points=[self.x + x, self.y + h - y, self.x + bx, self.y + by], width=1.5)
+                )
 
     # ------------------------------------------------------------------ touch
     def _mm(self, touch) -> tuple[float, float]:
