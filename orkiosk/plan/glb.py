@@ -30,15 +30,7 @@ class GlbError(MeshError):
     """A .glb file that is not the shape orkiosk writes, or is damaged."""
 
 
-def encode_glb(mesh: Mesh, name: str = "mesh", color=(0.8, 0.8, 0.8), opacity=1.0) -> bytes:
-    """Serialise a mesh (LPS mm) to GLB bytes (glTF frame)."""
-    mesh.check()
-    pos = np.ascontiguousarray(lps_to_gltf(mesh.positions), dtype="<f4")
-    nrm = np.ascontiguousarray(lps_dir_to_gltf(mesh.normals), dtype="<f4")
-    idx = np.ascontiguousarray(mesh.indices, dtype="<u4")
-    blobs = [pos.tobytes(), nrm.tobytes(), idx.tobytes()]  # each a multiple of 4 bytes
-    offsets = np.cumsum([0] + [len(b) for b in blobs[:-1]]).tolist()
-    n, m = mesh.vertex_count, mesh.triangle_count
+def _material(name: str, color, opacity: float) -> dict:
     r, g, b = (float(c) for c in color)
     material = {
         "name": name,
@@ -51,6 +43,18 @@ def encode_glb(mesh: Mesh, name: str = "mesh", color=(0.8, 0.8, 0.8), opacity=1.
     }
     if opacity < 1.0:
         material["alphaMode"] = "BLEND"
+    return material
+
+
+def encode_glb(mesh: Mesh, name: str = "mesh", color=(0.8, 0.8, 0.8), opacity=1.0) -> bytes:
+    """Serialise a mesh (LPS mm) to GLB bytes (glTF frame)."""
+    mesh.check()
+    pos = np.ascontiguousarray(lps_to_gltf(mesh.positions), dtype="<f4")
+    nrm = np.ascontiguousarray(lps_dir_to_gltf(mesh.normals), dtype="<f4")
+    idx = np.ascontiguousarray(mesh.indices, dtype="<u4")
+    blobs = [pos.tobytes(), nrm.tobytes(), idx.tobytes()]  # each a multiple of 4 bytes
+    offsets = np.cumsum([0] + [len(b) for b in blobs[:-1]]).tolist()
+    n, m = mesh.vertex_count, mesh.triangle_count
     doc = {
         "asset": {"version": "2.0", "generator": f"orkiosk {__version__}"},
         "scene": 0,
@@ -69,27 +73,13 @@ def encode_glb(mesh: Mesh, name: str = "mesh", color=(0.8, 0.8, 0.8), opacity=1.
                 ],
             }
         ],
-        "materials": [material],
+        "materials": [_material(name, color, opacity)],
         "buffers": [{"byteLength": sum(len(b) for b in blobs)}],
         "bufferViews": [
-            {
-                "buffer": 0,
-                "byteOffset": offsets[0],
-                "byteLength": len(blobs[0]),
-                "target": ARRAY_BUFFER,
-            },
-            {
-                "buffer": 0,
-                "byteOffset": offsets[1],
-                "byteLength": len(blobs[1]),
-                "target": ARRAY_BUFFER,
-            },
-            {
-                "buffer": 0,
-                "byteOffset": offsets[2],
-                "byteLength": len(blobs[2]),
-                "target": ELEMENT_ARRAY_BUFFER,
-            },
+            {"buffer": 0, "byteOffset": off, "byteLength": len(blob), "target": target}
+            for off, blob, target in zip(
+                offsets, blobs, (ARRAY_BUFFER, ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER), strict=True
+            )
         ],
         "accessors": [
             {
