@@ -125,7 +125,7 @@ def child(width: int, height: int, diagonal: float, plan: str, name: str) -> Non
     SCREENS.mkdir(parents=True, exist_ok=True)
     # the measure markers A and B on the two tragus landmarks (where they used to collide)
     if plan == "twelve":
-        from orkiosk.app.state import Pick
+        from orkiosk.app.model import Pick
 
         lm = {m.id: m.position for m in app.state.package.plan.landmarks}
         app.state.set_mode("measure")

@@ -37,7 +37,7 @@ def screen(cam: Camera, p):
 @pytest.mark.parametrize(
     "view, point, expect",
     [
-        # ARCHITECTURE.md: anterior looks at the face, superior up, patient LEFT on screen RIGHT
+        # docs/architecture.md: anterior looks at the face, superior up, patient LEFT on screen RIGHT
         ("anterior", (50, 0, 0), "right"),
         ("anterior", (0, 0, 50), "up"),
         ("posterior", (50, 0, 0), "left"),

@@ -20,7 +20,7 @@ def configure_kivy(settings: KioskSettings) -> None:
     Config.set("graphics", "fullscreen", "0" if settings.windowed else "auto")
     Config.set("graphics", "show_cursor", "1" if settings.windowed or settings.mouse else "0")
     Config.set("graphics", "multisamples", "0")
-    # Touch: one provider per physical device, so no touch arrives twice (ARCHITECTURE.md).
+    # Touch: one provider per physical device, so no touch arrives twice (docs/architecture.md).
     for key in list(Config.options("input")):
         Config.remove_option("input", key)
     if settings.touch_device:

@@ -1,6 +1,7 @@
 """PlanView: the 3D view of the kiosk, drawn by orkiosk.render inside Kivy's GL context.
 
-Per ARCHITECTURE.md: moderngl renders from a Clock callback (never inside a canvas instruction)
+As docs/architecture.md explains, moderngl renders from a Clock callback (never inside a canvas
+instruction)
 into a framebuffer whose colour attachment wraps a Kivy texture, with a depth renderbuffer; the
 canvas holds only Rectangle(texture=...). Frames are drawn only when something changed: at
 interactive quality while the view moves, then once at full quality when it rests.

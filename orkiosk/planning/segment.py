@@ -7,7 +7,7 @@ clean-up changed the mask (specks dropped, small components dropped, holes fille
 bone left out) the field is forced to +-0.5 so the surface follows the cleaned mask.
 
 Thresholds on integer images are shifted by half a unit (LOW - 0.5), so no voxel sits exactly on the
-isovalue (ARCHITECTURE.md: integer isovalues on integer data make zero-area triangles).
+isovalue (docs/architecture.md: integer isovalues on integer data make zero-area triangles).
 """
 
 from __future__ import annotations
