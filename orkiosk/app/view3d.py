@@ -1,9 +1,8 @@
 """PlanView: the 3D view of the kiosk, drawn by orkiosk.render inside Kivy's GL context.
 
 As docs/architecture.md explains, moderngl renders from a Clock callback (never inside a canvas
-instruction)
-into a framebuffer whose colour attachment wraps a Kivy texture, with a depth renderbuffer; the
-canvas holds only Rectangle(texture=...). Frames are drawn only when something changed: at
+instruction) into a framebuffer whose colour attachment wraps a Kivy texture, with a depth
+renderbuffer; the canvas holds only Rectangle(texture=...). Frames are drawn only when something changed: at
 interactive quality while the view moves, then once at full quality when it rests.
 
 Touches go to the pure gesture recogniser (orkiosk.touch) in millimetres; its commands go to the
