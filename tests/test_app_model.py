@@ -313,7 +313,7 @@ def test_clearance_colours_have_named_thresholds():
 def test_readout_texts_say_what_they_measure():
     text = trajectory_text(metrics(), markup=False)
     assert text == (
-        "Biopsy: path 50.0 mm, 35\u00b0 to axial, 20\u00b0 to sagittal   "
+        "Biopsy: path 50.0 mm, 35\u00b0 to axial, 20\u00b0 to sagittal\n"
         "nearest critical: Ventricles 2.0 mm from the path, 30 mm before the target"
     )
     assert f"[color={DANGER_COLOUR}]nearest critical" in trajectory_text(metrics())
@@ -342,7 +342,9 @@ def test_readout_follows_the_model(shown):
     assert readout_text(st).startswith("Probe: path"), "the selected trajectory comes first"
     st.set_mode("cut")
     st.set_cut(plane="perp", offset=5.0)
-    assert readout_text(st).endswith("CUT across Probe path 5 mm before the target (drag to move)")
+    lines = readout_text(st).splitlines()
+    assert lines[0].startswith("Probe: path") and not any("Biopsy" in x for x in lines)
+    assert lines[-1] == "CUT across Probe path 5 mm before the target (drag to move)"
     st.set_mode("measure")
     assert readout_text(st) == "MEASURE: tap point A"
     st.set_mode("view")

@@ -27,7 +27,7 @@ CUT_LABELS = {
     "along": "ALONG PATH",
     "perp": "ACROSS PATH",
 }
-SEPARATOR = "    "
+SEPARATOR = "\n"  # one statement a line: a line break never splits a phrase
 
 
 def clearance_colour(distance_mm: float) -> str:
@@ -56,13 +56,14 @@ def clearance_text(c: CriticalDistance, length_mm: float, markup: bool = True) -
 
 
 def trajectory_text(m: TrajectoryMetrics, markup: bool = True) -> str:
-    """e.g. "Biopsy: path 62.0 mm, 35° to axial, 20° to sagittal   nearest critical: ..."."""
+    """e.g. "Biopsy: path 62.0 mm, 35° to axial, 20° to sagittal", then on its own line
+    "nearest critical: ..."."""
     text = (
         f"{m.name}: path {m.length:.1f} mm, {m.angle_axial:.0f}\u00b0 to axial, "
         f"{m.angle_sagittal:.0f}\u00b0 to sagittal"
     )
     if m.closest is not None:
-        text += "   " + clearance_text(m.closest, m.length, markup)
+        text += SEPARATOR + clearance_text(m.closest, m.length, markup)
     return text
 
 
@@ -103,8 +104,8 @@ def cut_text(cut: Cut, plan: Plan | None = None) -> str:
 
 
 def readout_text(state) -> str:
-    """The readout line for a KioskState: measure result, a named structure, or the selected
-    trajectory's metrics (then up to one more); plus the cut in cut mode."""
+    """The readout lines for a KioskState: measure result, a named structure, or the selected
+    trajectory's metrics (then one more, outside cut mode); plus the cut in cut mode."""
     parts = []
     plan = state.package.plan if state.package is not None else None
     if state.mode == "measure":
@@ -113,7 +114,7 @@ def readout_text(state) -> str:
         parts.append(named_text(state.named, plan.trajectories if plan else ()))
     else:
         metrics = sorted(state.metrics, key=lambda m: m.trajectory_id != state.selected)
-        parts.extend(trajectory_text(m) for m in metrics[:2])
+        parts.extend(trajectory_text(m) for m in metrics[: 1 if state.mode == "cut" else 2])
     if state.mode == "cut":
         parts.append(cut_text(state.cut, plan))
     return SEPARATOR.join(parts)
