@@ -19,6 +19,7 @@ from orkiosk.errors import OrkioskError
 # Imported lazily by name so that `orkiosk verify` never loads Kivy or the GL stack.
 COMMAND_MODULES = (
     "orkiosk.plan.commands",
+    "orkiosk.plan.diff_command",
     "orkiosk.bench.command",
     "orkiosk.render.commands",
     "orkiosk.planning.commands",
