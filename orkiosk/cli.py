@@ -24,6 +24,8 @@ COMMAND_MODULES = (
     "orkiosk.render.commands",
     "orkiosk.planning.commands",
     "orkiosk.app.commands",
+    "orkiosk.sync.commands",
+    "orkiosk.store.commands",
 )
 
 

@@ -1,4 +1,5 @@
-"""Package commands: verify, info, keygen, sign."""
+"""Package commands: verify, info, sign (keygen lives in orkiosk.sync.commands: an identity
+also holds a CurveZMQ pair)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import sys
 from pathlib import Path
 
 from orkiosk.plan.package import Package, PackageError, load_package
-from orkiosk.plan.signing import generate_keypair, load_trust_dir, sign_package
+from orkiosk.plan.signing import load_trust_dir, sign_package
 
 
 def register(sub) -> None:
@@ -35,22 +36,14 @@ def register(sub) -> None:
     p.set_defaults(func=run_info)
 
     p = sub.add_parser(
-        "keygen",
-        help="create an Ed25519 key pair for signing packages",
-        description="Write NAME.key (private, mode 0600) and NAME.pub into DIR. Copy NAME.pub "
-        "into the kiosk's trust directory; keep NAME.key on the planning workstation.",
-    )
-    p.add_argument("directory", type=Path, help="folder for the key pair (created if needed)")
-    p.add_argument("--name", default="planner", help="file name stem (default: planner)")
-    p.set_defaults(func=run_keygen)
-
-    p = sub.add_parser(
         "sign",
         help="sign a package's plan.json (writes plan.sig)",
         description="Sign the exact bytes of PKG/plan.json with an Ed25519 private key.",
     )
     p.add_argument("package", type=Path)
-    p.add_argument("--key", type=Path, required=True, metavar="FILE", help="private key (.key)")
+    p.add_argument(
+        "--key", type=Path, required=True, metavar="FILE", help="private identity (NAME.key)"
+    )
     p.set_defaults(func=run_sign)
 
 
@@ -127,13 +120,6 @@ def describe(pkg: Package) -> str:
 
 def _fmt(v) -> str:
     return "(" + ", ".join(f"{c:.1f}" for c in v) + ")"
-
-
-def run_keygen(args) -> int:
-    priv, pub = generate_keypair(args.directory, args.name)
-    print(f"private key {priv} (mode 0600; keep it on the planning workstation)")
-    print(f"public key  {pub} (copy into the kiosk's trust directory)")
-    return 0
 
 
 def run_sign(args) -> int:
