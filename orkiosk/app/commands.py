@@ -22,6 +22,7 @@ def register(sub) -> None:
         "--windowed", action="store_true", default=None, help="a window, not full screen"
     )
     p.add_argument("--size", metavar="WxH", help="window size when windowed (default 1920x1080)")
+    p.add_argument("--state", type=Path, metavar="STATEDIR", help="plan store: resume its plan")
     p.add_argument("--watch", type=Path, metavar="DIR", help="offer packages that appear in DIR")
     p.add_argument("--control-socket", type=Path, metavar="PATH", help="accept package paths here")
     p.add_argument("--trust", type=Path, metavar="KEYDIR", help="trusted planner keys (*.pub)")
@@ -54,6 +55,7 @@ def run(args) -> int:
         windowed=args.windowed,
         width=width,
         height=height,
+        state=args.state,
         watch=args.watch,
         control_socket=args.control_socket,
         trust=args.trust,
@@ -69,5 +71,21 @@ def run(args) -> int:
     configure_kivy(settings)
     from orkiosk.app.kiosk import KioskApp  # creates the window
 
-    KioskApp(settings, settings.plan or demo_package_path()).run()
+    KioskApp(settings, settings.plan or stored_plan(settings.state) or demo_package_path()).run()
     return 0
+
+
+def stored_plan(state: Path | None) -> Path | None:
+    """The plan store's current plan, so a restarted kiosk shows what it showed; else None.
+
+    Opening the store repairs what a crash left and sets a damaged current plan aside."""
+    if state is None:
+        return None
+    from orkiosk.store import PlanStore
+
+    current = PlanStore(state, lock_wait=10.0).current()
+    if current is not None:
+        logging.getLogger("orkiosk.app").info(
+            "resuming the stored plan %s v%s", current.case_id, current.plan_version
+        )
+    return current.path if current else None

@@ -2,6 +2,7 @@
 
     [kiosk]
     plan = "/var/lib/orkiosk/plans/current"  # package shown at start (default: the demo)
+    state = "/var/lib/orkiosk/state"         # plan store: its current plan is shown at start
     watch = "/var/lib/orkiosk/inbox"         # newest complete package appearing here is offered
     control_socket = "/run/orkiosk/control.sock"  # accepts package paths, one per line
     trust = "/etc/orkiosk/trust"             # *.pub keys of trusted planners
@@ -24,9 +25,9 @@
     [gestures]                                # see orkiosk.touch.settings.GestureSettings
     tap_slop_mm = 7.0
 
-Environment: ORKIOSK_SETTINGS (file), ORKIOSK_PLAN, ORKIOSK_WATCH, ORKIOSK_CONTROL_SOCKET,
-ORKIOSK_TRUST, ORKIOSK_REQUIRE_SIGNATURE, ORKIOSK_WINDOWED, ORKIOSK_TOUCH_DEVICE, ORKIOSK_MOUSE,
-ORKIOSK_PANEL_DIAGONAL_IN, ORKIOSK_PANEL_DPI.
+Environment: ORKIOSK_SETTINGS (file), ORKIOSK_PLAN, ORKIOSK_STATE, ORKIOSK_WATCH,
+ORKIOSK_CONTROL_SOCKET, ORKIOSK_TRUST, ORKIOSK_REQUIRE_SIGNATURE, ORKIOSK_WINDOWED,
+ORKIOSK_TOUCH_DEVICE, ORKIOSK_MOUSE, ORKIOSK_PANEL_DIAGONAL_IN, ORKIOSK_PANEL_DPI.
 
 The panel's real size matters: everything on the OR screen is sized in millimetres (type readable
 from two metres, touch targets >= 15 mm), and what a display reports about its size is often
@@ -55,6 +56,7 @@ class SettingsError(OrkioskError):
 @dataclass(frozen=True)
 class KioskSettings:
     plan: Path | None = None
+    state: Path | None = None  # the plan store (orkiosk.store)
     watch: Path | None = None
     control_socket: Path | None = None
     trust: Path | None = None
@@ -75,6 +77,7 @@ class KioskSettings:
 _SECTIONS = {
     "kiosk": {
         "plan": Path,
+        "state": Path,
         "watch": Path,
         "control_socket": Path,
         "trust": Path,
@@ -94,6 +97,7 @@ _SECTIONS = {
 }
 _ENV = {
     "ORKIOSK_PLAN": ("plan", Path),
+    "ORKIOSK_STATE": ("state", Path),
     "ORKIOSK_WATCH": ("watch", Path),
     "ORKIOSK_CONTROL_SOCKET": ("control_socket", Path),
     "ORKIOSK_TRUST": ("trust", Path),
