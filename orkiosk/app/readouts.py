@@ -12,6 +12,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from orkiosk.app.model.values import Cut, Pick
+from orkiosk.plan.diff import PlanDiff
 from orkiosk.plan.metrics import CriticalDistance, TrajectoryMetrics
 from orkiosk.plan.model import Plan, Trajectory
 
@@ -28,6 +29,7 @@ CUT_LABELS = {
     "perp": "ACROSS PATH",
 }
 SEPARATOR = "\n"  # one statement a line: a line break never splits a phrase
+CHANGES_SHOWN = 4  # lines of the "what changed" banner; more become "... and N more changes"
 
 
 def clearance_colour(distance_mm: float) -> str:
@@ -118,3 +120,15 @@ def readout_text(state) -> str:
     if state.mode == "cut":
         parts.append(cut_text(state.cut, plan))
     return SEPARATOR.join(parts)
+
+
+def changes_text(diff: PlanDiff, shown: int = CHANGES_SHOWN) -> str:
+    """The "what changed" banner: e.g. "Plan v2 (was v1), what changed:" then one change a
+    line, loud ones (patient, case, side, procedure) first: "Trajectory Biopsy: target moved
+    3.2 mm", "Structure Vessels changed (mesh)"; at most `shown` lines of changes."""
+    lines = diff.lines()
+    if diff.empty:
+        return f"{diff.version_text}: no changes"
+    if len(lines) > shown:
+        lines = lines[: shown - 1] + [f"... and {len(lines) - shown + 1} more changes"]
+    return SEPARATOR.join([f"{diff.version_text}, what changed:", *lines])

@@ -4,6 +4,7 @@
     state.subscribe(handler)          # handler(event) for each real change (events.py)
     state.offer(package, prepare)     # the display rules (plans.py)
     state.set_view(TrajectoryView("t1"))
+    state.changes                     # a newer version of the case: what changed (changes.py)
     state.handle_gestures(commands, pick=renderer_pick)
 
 Widgets (app/view3d.py, app/kiosk.py) copy values out and call methods; readouts.py turns the
@@ -11,6 +12,7 @@ model into text.
 """
 
 from orkiosk.app.model import events
+from orkiosk.app.model.changes import ChangeTracker
 from orkiosk.app.model.plans import Offer, judge, patient_key
 from orkiosk.app.model.state import KioskState
 from orkiosk.app.model.values import (
@@ -35,6 +37,7 @@ __all__ = [
     "OPACITY_STEPS",
     "TRAJECTORY_CUTS",
     "ActiveView",
+    "ChangeTracker",
     "Cut",
     "KioskState",
     "NamedView",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from orkiosk.app.model.values import ActiveView, Cut, Pick
+from orkiosk.plan.diff import PlanDiff
 from orkiosk.plan.package import Package
 
 
@@ -24,6 +25,14 @@ class PendingChanged:
     """A plan for another patient/case waits for confirmation (None: no longer)."""
 
     package: Package | None
+
+
+@dataclass(frozen=True)
+class ChangesChanged:
+    """What changed since the plan the team last acknowledged, after a newer version of the
+    same case replaced it (model/changes.py); None once dismissed, or for another case."""
+
+    changes: PlanDiff | None
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,7 @@ class CameraMoved:
 Event = (
     PlanShown
     | PendingChanged
+    | ChangesChanged
     | ErrorChanged
     | ModeChanged
     | LockChanged

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from orkiosk.app.model import events as ev
+from orkiosk.app.model.changes import ChangeTracker
 from orkiosk.app.model.plans import Offer, judge
 from orkiosk.app.model.values import (
     CUT_PLANES,
@@ -37,6 +38,7 @@ from orkiosk.app.model.viewing import (
     screen_mm_to_world_mm,
 )
 from orkiosk.plan.bounds import plan_bounds
+from orkiosk.plan.diff import PlanDiff
 from orkiosk.plan.metrics import TrajectoryMetrics, all_trajectory_metrics
 from orkiosk.plan.package import Package
 from orkiosk.render.camera import Camera
@@ -64,6 +66,8 @@ class KioskState:
         self.package: Package | None = None
         self._pending: _Candidate | None = None
         self.error: str = ""  # shown in the error banner until dismissed or replaced
+        self.changes: PlanDiff | None = None  # same case replaced: what changed (until dismissed)
+        self._tracker = ChangeTracker()
         self.mode: str = "view"
         self.locked: bool = False
         self.hidden: set[str] = set()
@@ -165,11 +169,13 @@ class KioskState:
             cand.prepare(cand.package)  # may raise: nothing has changed yet
         pkg = cand.package
         same_anatomy = self.package is not None and self.package.plan.case_id == pkg.plan.case_id
+        changes = self._tracker.show(pkg)
         with self._batch():
             self.package, self.metrics, self.bounds = pkg, cand.metrics, cand.bounds
             self._emit(ev.PlanShown(pkg))
             self.reject_pending()
             self.clear_error()
+            self._set_changes(changes)
             ids = {s.id for s in pkg.plan.structures}
             if same_anatomy:  # keep the surgeon's choices for structures that still exist
                 self._set_structures(
@@ -192,6 +198,16 @@ class KioskState:
         """Once the shown plan is on the GPU, its CPU mesh copies are not needed: free them."""
         if self.package is not None and self.package.meshes:
             self.package = replace(self.package, meshes={})
+
+    def _set_changes(self, changes: PlanDiff | None) -> None:
+        if changes is not self.changes:
+            self.changes = changes
+            self._emit(ev.ChangesChanged(changes))
+
+    def dismiss_changes(self) -> None:
+        """The "what changed" banner was tapped away: the team has seen the changes."""
+        self._tracker.dismiss()
+        self._set_changes(None)
 
     def set_error(self, message: str) -> None:
         if message != self.error:
