@@ -261,6 +261,45 @@ def test_bad_mesh_files(tmp_path):
     (tmp_path / "c.ply").write_text("ply\nformat ascii 1.0\nelement vertex 3\nend_header\n1 2\n")
     with pytest.raises(MeshFileError, match="c.ply"):
         read_mesh_file(tmp_path / "c.ply")
-    (tmp_path / "d.vtk").write_text("x")
+    (tmp_path / "d.xyz").write_text("x")
     with pytest.raises(MeshFileError, match="unknown mesh type"):
-        read_mesh_file(tmp_path / "d.vtk")
+        read_mesh_file(tmp_path / "d.xyz")
+    (tmp_path / "e.obj").write_text("# SPACE=RAS\n")
+    with pytest.raises(MeshFileError, match="e.obj: no triangles"):
+        read_mesh_file(tmp_path / "e.obj")
+
+
+def test_vtk_models_need_the_optional_extra(tmp_path):
+    """Without orkiosk[vtk] a .vtk/.vtp model is refused with the install line; with it, read."""
+    import importlib.util
+
+    ball = _ball()
+    if importlib.util.find_spec("vtkmodules") is None:
+        (tmp_path / "m.vtk").write_text("# vtk DataFile Version 5.1\nSPACE=RAS\nASCII\n")
+        with pytest.raises(MeshFileError, match=r"m.vtk: .*pip install 'orkiosk\[vtk\]'"):
+            read_mesh_file(tmp_path / "m.vtk")
+        return
+    from vtkmodules.util.numpy_support import numpy_to_vtk, numpy_to_vtkIdTypeArray
+    from vtkmodules.vtkCommonCore import vtkPoints
+    from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData
+    from vtkmodules.vtkIOLegacy import vtkPolyDataWriter
+
+    pts = vtkPoints()
+    ras = ball.positions.astype(np.float64) * np.array([-1.0, -1.0, 1.0])
+    pts.SetData(numpy_to_vtk(ras, deep=True))
+    cells = vtkCellArray()
+    offsets = np.arange(0, 3 * ball.triangle_count + 1, 3, dtype=np.int64)
+    cells.SetData(
+        numpy_to_vtkIdTypeArray(offsets, deep=True),
+        numpy_to_vtkIdTypeArray(ball.indices.astype(np.int64).ravel(), deep=True),
+    )
+    poly = vtkPolyData()
+    poly.SetPoints(pts)
+    poly.SetPolys(cells)
+    writer = vtkPolyDataWriter()
+    writer.SetFileName(str(tmp_path / "m.vtk"))
+    writer.SetHeader("3D Slicer output. SPACE=RAS")
+    writer.SetInputData(poly)
+    writer.Write()
+    mesh, used = read_mesh_file(tmp_path / "m.vtk")
+    assert used == "RAS" and _triangles(mesh) == _triangles(ball)

@@ -24,14 +24,14 @@ def named_views(plan_items: PlanItems) -> list[View]:
     return views
 
 
-def make_structure(sid, name, color, opacity, category, critical) -> Structure:
+def make_structure(sid, name, color, opacity, category, critical, visible=True) -> Structure:
     return Structure(
         id=sid,
         name=short_text(name),
         mesh=f"meshes/{sid}.glb",
         color=tuple(float(min(max(c, 0.0), 1.0)) for c in color),
         opacity=float(opacity),
-        visible=True,
+        visible=bool(visible),
         category=category[:32],
         critical=bool(critical),
     )

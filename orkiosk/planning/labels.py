@@ -1,20 +1,19 @@
-"""Label volumes made elsewhere (3D Slicer, ITK-SNAP, nnU-Net...): NRRD and NIfTI-1 readers.
+"""Label volumes made elsewhere (3D Slicer, ITK-SNAP, nnU-Net...), read with the libraries made for
+them: 3D Slicer segmentations (.seg.nrrd, or any NRRD with Slicer's SegmentN_ fields) through
+slicerio (names, colours, layers, terminology), plain NRRD through pynrrd, NIfTI (.nii, .nii.gz)
+through nibabel. Our checks sit on top: a patient space, a sane voxel-to-patient transform, integer
+labels, a voxel limit checked from the header before the data are read, and the file named in every
+message.
 
-A label volume keeps its own grid: its array [k, j, i] and affine (i, j, k, 1) -> LPS mm are used as
-they are, so it does not need to share the CT's voxels, only its patient coordinates.
-
-NRRD: `raw` or `gzip` encoding, `space` left-posterior-superior or right-anterior-superior (or
-3D-right-handed... variants), `space directions` and `space origin`; 3D Slicer .seg.nrrd files give
-segment names, label values and colours (SegmentN_Name / _LabelValue / _Color / _Layer); a 4-D file
-with a leading `list` axis holds one layer per entry. NIfTI-1 (.nii, .nii.gz): sform when its code is
-set, else qform, else pixdim; NIfTI space is RAS, converted here to LPS.
+A label volume keeps its own grid: its array [k, j, i] (or [layer, k, j, i]) and affine
+(i, j, k, 1) -> LPS mm are used as they are, so it need not share the CT's voxels, only its patient
+coordinates. NIfTI space is RAS, converted here to LPS; a NIfTI without sform or qform has no
+position in the patient and is refused.
 """
 
 from __future__ import annotations
 
-import gzip
-import re
-import struct
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +22,10 @@ import numpy as np
 from orkiosk.errors import OrkioskError
 
 MAX_VOXELS = 1_500_000_000
+NRRD_SPACES = {  # sign that turns each axis of the named space into LPS
+    "left-posterior-superior": (1.0, 1.0, 1.0),
+    "right-anterior-superior": (-1.0, -1.0, 1.0),
+}
 
 
 class LabelError(OrkioskError):
@@ -35,6 +38,9 @@ class Segment:
     name: str
     color: tuple[float, float, float] | None = None  # sRGB 0..1 as stored, or None
     layer: int = 0
+    terminology: str = ""  # e.g. the type's code meaning from a Slicer terminology entry
+    opacity: float | None = None  # display opacity given by the source (scene, SEG), or None
+    visible: bool = True
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,6 +49,7 @@ class LabelVolume:
     array: np.ndarray  # [k, j, i] integer labels, or [layer, k, j, i]
     affine: np.ndarray  # (i, j, k, 1) -> LPS mm
     segments: tuple[Segment, ...] = field(default_factory=tuple)
+    notes: tuple[str, ...] = ()
 
     def layer(self, n: int) -> np.ndarray:
         return self.array if self.array.ndim == 3 else self.array[n]
@@ -59,6 +66,9 @@ def read_labels(path) -> LabelVolume:
     if not p.is_file():
         raise LabelError(f"{p}: no such label file")
     name = p.name.lower()
+    import nibabel
+    import nrrd
+
     try:
         if name.endswith(".nrrd"):
             return _read_nrrd(p)
@@ -66,290 +76,156 @@ def read_labels(path) -> LabelVolume:
             return _read_nifti(p)
     except LabelError:
         raise
-    except (OSError, EOFError, ValueError, struct.error, gzip.BadGzipFile) as exc:
-        raise LabelError(f"{p}: cannot read the label volume ({exc})") from exc
+    except nibabel.filebasedimages.ImageFileError as exc:
+        raise LabelError(f"{p}: not a NIfTI-1/NIfTI-2 file ({exc})") from exc
+    except (nrrd.NRRDError, OSError, EOFError, ValueError, KeyError, zlib.error) as exc:
+        raise LabelError(f"{p}: cannot read the label volume ({_reason(exc)})") from exc
     raise LabelError(f"{p}: unknown label file type; use .nrrd, .seg.nrrd, .nii or .nii.gz")
 
 
-# --------------------------------------------------------------------------------------- NRRD
-
-_NRRD_TYPES = {
-    "uchar": "u1",
-    "unsigned char": "u1",
-    "uint8": "u1",
-    "uint8_t": "u1",
-    "signed char": "i1",
-    "int8": "i1",
-    "int8_t": "i1",
-    "short": "i2",
-    "short int": "i2",
-    "signed short": "i2",
-    "int16": "i2",
-    "int16_t": "i2",
-    "ushort": "u2",
-    "unsigned short": "u2",
-    "uint16": "u2",
-    "uint16_t": "u2",
-    "int": "i4",
-    "signed int": "i4",
-    "int32": "i4",
-    "int32_t": "i4",
-    "uint": "u4",
-    "unsigned int": "u4",
-    "uint32": "u4",
-    "uint32_t": "u4",
-    "longlong": "i8",
-    "long long": "i8",
-    "int64": "i8",
-    "int64_t": "i8",
-    "ulonglong": "u8",
-    "unsigned long long": "u8",
-    "uint64": "u8",
-    "uint64_t": "u8",
-    "float": "f4",
-    "double": "f8",
-}
-
-_SPACES = {  # sign to turn each axis of the named space into LPS
-    "left-posterior-superior": (1, 1, 1),
-    "lps": (1, 1, 1),
-    "3d-left-handed": (1, 1, 1),
-    "right-anterior-superior": (-1, -1, 1),
-    "ras": (-1, -1, 1),
-    "3d-right-handed": (-1, -1, 1),
-    "left-anterior-superior": (1, -1, 1),
-    "las": (1, -1, 1),
-}
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    if "does not equal the product" in text:
+        return f"the data is truncated or does not match the header's sizes: {text}"
+    return text.splitlines()[0]
 
 
-def _vector(text: str, path: Path, what: str) -> np.ndarray | None:
-    t = text.strip()
-    if t == "none":
-        return None
-    if not (t.startswith("(") and t.endswith(")")):
-        raise LabelError(f"{path}: {what} {text!r} is not a vector '(x,y,z)'")
-    try:
-        return np.array([float(v) for v in t[1:-1].split(",")], dtype=np.float64)
-    except ValueError as exc:
-        raise LabelError(f"{path}: {what} {text!r} is not a vector of numbers") from exc
-
-
-def _read_nrrd(path: Path) -> LabelVolume:
-    raw = path.read_bytes()
-    if not raw.startswith(b"NRRD000"):
-        raise LabelError(f"{path}: not a NRRD file (no NRRD magic)")
-    end = raw.find(b"\n\n")
-    if end < 0:
-        end = raw.find(b"\r\n\r\n")
-        if end < 0:
-            raise LabelError(f"{path}: NRRD header has no end (no blank line)")
-        data_start = end + 4
-    else:
-        data_start = end + 2
-    header = raw[:end].decode("latin-1").splitlines()
-    fields: dict[str, str] = {}
-    keys: dict[str, str] = {}
-    for line in header[1:]:
-        line = line.rstrip("\r")
-        if not line or line.startswith("#"):
-            continue
-        if ":=" in line:
-            k, v = line.split(":=", 1)
-            keys[k.strip()] = v.strip()
-        elif ": " in line:
-            k, v = line.split(": ", 1)
-            fields[k.strip().lower()] = v.strip()
-    for need in ("type", "dimension", "sizes", "encoding"):
-        if need not in fields:
-            raise LabelError(f"{path}: NRRD header lacks the '{need}' field")
-    if "data file" in fields or "datafile" in fields:
-        raise LabelError(f"{path}: detached NRRD data files are not supported; save as one .nrrd")
-    dtype_code = _NRRD_TYPES.get(fields["type"].lower())
-    if dtype_code is None:
-        raise LabelError(f"{path}: NRRD type {fields['type']!r} is not supported")
-    if dtype_code.startswith("f"):
-        raise LabelError(f"{path}: NRRD type {fields['type']} is not a labelmap (integers needed)")
-    dim = int(fields["dimension"])
-    sizes = [int(v) for v in fields["sizes"].split()]
-    if len(sizes) != dim or dim not in (3, 4) or min(sizes) < 1:
-        raise LabelError(f"{path}: NRRD with dimension {dim} sizes {sizes}: need a 3-D labelmap")
-    kinds = fields.get("kinds", "").split()
-    layered = dim == 4
-    if layered and (not kinds or kinds[0] not in ("list", "vector", "???", "none")):
-        raise LabelError(f"{path}: 4-D NRRD must have a list/vector first axis (layers)")
-    endian = ">" if fields.get("endian", "little") == "big" else "<"
-    dtype = np.dtype(endian + dtype_code)
-    count = int(np.prod(sizes, dtype=np.int64))
-    if count > MAX_VOXELS:
-        raise LabelError(f"{path}: {count} voxels is more than this builder handles")
-    data = raw[data_start:]
-    enc = fields["encoding"].lower()
-    if enc in ("gzip", "gz"):
-        data = gzip.decompress(data)
-    elif enc != "raw":
-        raise LabelError(f"{path}: NRRD encoding {enc!r} is not supported (use raw or gzip)")
-    need = count * dtype.itemsize
-    if len(data) < need:
-        raise LabelError(f"{path}: NRRD data is truncated ({len(data)} of {need} bytes)")
-    arr = np.frombuffer(data[-need:] if enc == "raw" else data[:need], dtype=dtype)
-    arr = arr.reshape(sizes[::-1])  # C order: slowest axis first -> [k, j, i] (+ layer last)
-    if layered:
-        arr = np.moveaxis(arr, -1, 0)
-    arr = np.ascontiguousarray(arr.astype(np.int32 if dtype.itemsize >= 4 else np.int16))
-    space = fields.get("space", "").lower()
-    if space not in _SPACES:
-        raise LabelError(
-            f"{path}: NRRD space {fields.get('space', '(missing)')!r} is not a patient space; "
-            "need left-posterior-superior or right-anterior-superior"
-        )
-    sign = np.array(_SPACES[space], dtype=np.float64)
-    dirs_text = fields.get("space directions", "")
-    tokens = re.findall(r"\([^)]*\)|none", dirs_text)
-    vecs = [_vector(t, path, "space direction") for t in tokens]
-    vecs = [v for v in vecs if v is not None]
-    if len(vecs) != 3 or any(v.shape != (3,) for v in vecs):
-        raise LabelError(f"{path}: NRRD needs three 'space directions' (got {dirs_text!r})")
-    origin = _vector(fields.get("space origin", "(0,0,0)"), path, "space origin")
-    affine = np.eye(4)
-    for c in range(3):
-        affine[:3, c] = vecs[c] * sign
-    affine[:3, 3] = origin * sign
-    _check_affine(affine, path)
-    segments = []
-    n = 0
-    while f"Segment{n}_LabelValue" in keys or f"Segment{n}_Name" in keys:
-        try:
-            value = int(keys.get(f"Segment{n}_LabelValue", n + 1))
-            layer = int(keys.get(f"Segment{n}_Layer", 0))
-            color = keys.get(f"Segment{n}_Color")
-            rgb = tuple(float(v) for v in color.split()[:3]) if color else None
-        except ValueError as exc:
-            raise LabelError(f"{path}: segment {n} has an unreadable value ({exc})") from exc
-        segments.append(
-            Segment(value, keys.get(f"Segment{n}_Name", f"Segment {n + 1}"), rgb, layer)
-        )
-        n += 1
-    if layered:
-        nlayers = arr.shape[0]
-        bad = [s for s in segments if not 0 <= s.layer < nlayers]
-        if bad:
-            raise LabelError(f"{path}: segment {bad[0].name!r} names layer {bad[0].layer}")
-    return LabelVolume(str(path), arr, affine, tuple(segments))
-
-
-# -------------------------------------------------------------------------------------- NIfTI
-
-_NIFTI_TYPES = {
-    2: "u1",
-    4: "i2",
-    8: "i4",
-    256: "i1",
-    512: "u2",
-    768: "u4",
-    1024: "i8",
-    1280: "u8",
-    16: "f4",
-    64: "f8",
-}
-
-
-def _read_nifti(path: Path) -> LabelVolume:
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
-    if len(raw) < 352:
-        raise LabelError(f"{path}: too short for a NIfTI-1 file")
-    endian = "<"
-    if struct.unpack("<i", raw[:4])[0] != 348:
-        if struct.unpack(">i", raw[:4])[0] != 348:
-            if struct.unpack("<i", raw[:4])[0] == 540:
-                raise LabelError(f"{path}: NIfTI-2 is not supported; save as NIfTI-1")
-            raise LabelError(f"{path}: not a NIfTI-1 file (header size is not 348)")
-        endian = ">"
-    if raw[344:347] not in (b"n+1", b"ni1"):
-        raise LabelError(f"{path}: not a NIfTI-1 file (no n+1 magic)")
-    if raw[344:347] == b"ni1":
-        raise LabelError(f"{path}: two-file NIfTI (.hdr/.img) is not supported")
-    dims = struct.unpack(endian + "8h", raw[40:56])
-    datatype = struct.unpack(endian + "h", raw[70:72])[0]
-    pixdim = struct.unpack(endian + "8f", raw[76:108])
-    vox_offset = int(struct.unpack(endian + "f", raw[108:112])[0])
-    scl_slope, scl_inter = struct.unpack(endian + "2f", raw[112:120])
-    qform_code, sform_code = struct.unpack(endian + "2h", raw[252:256])
-    quat = struct.unpack(endian + "6f", raw[256:280])
-    srow = np.array(struct.unpack(endian + "12f", raw[280:328]), dtype=np.float64).reshape(3, 4)
-    ndim = dims[0]
-    if ndim < 3 or ndim > 7 or any(d > 1 for d in dims[4 : ndim + 1]):
-        raise LabelError(f"{path}: NIfTI with dimensions {dims[1 : ndim + 1]}: need a 3-D labelmap")
-    sizes = dims[1:4]
-    if min(sizes) < 1:
-        raise LabelError(f"{path}: NIfTI sizes {sizes} are not valid")
-    code = _NIFTI_TYPES.get(datatype)
-    if code is None:
-        raise LabelError(f"{path}: NIfTI datatype {datatype} is not supported")
-    dtype = np.dtype(endian + code)
-    count = int(np.prod(sizes, dtype=np.int64))
-    need = count * dtype.itemsize
-    if len(raw) < vox_offset + need:
-        raise LabelError(
-            f"{path}: NIfTI data is truncated ({len(raw) - vox_offset} of {need} bytes)"
-        )
-    arr = np.frombuffer(raw, dtype=dtype, count=count, offset=vox_offset).reshape(sizes[::-1])
-    if code.startswith("f") and (not np.isfinite(arr).all() or not np.all(arr == np.round(arr))):
-        raise LabelError(f"{path}: NIfTI holds non-integer values: not a labelmap")
-    if scl_slope not in (0.0, 1.0) or scl_inter != 0.0:
-        raise LabelError(f"{path}: NIfTI labelmap must not be scaled (scl_slope {scl_slope})")
-    arr = np.ascontiguousarray(arr.astype(np.int32))
-    if sform_code > 0:
-        ras = np.vstack([srow, [0, 0, 0, 1]])
-    elif qform_code > 0:
-        b, c, d, qx, qy, qz = quat
-        a = np.sqrt(max(0.0, 1.0 - (b * b + c * c + d * d)))
-        rot = np.array(
-            [
-                [a * a + b * b - c * c - d * d, 2 * (b * c - a * d), 2 * (b * d + a * c)],
-                [2 * (b * c + a * d), a * a + c * c - b * b - d * d, 2 * (c * d - a * b)],
-                [2 * (b * d - a * c), 2 * (c * d + a * b), a * a + d * d - c * c - b * b],
-            ]
-        )
-        qfac = -1.0 if pixdim[0] < 0 else 1.0
-        scale = np.array([pixdim[1], pixdim[2], pixdim[3] * qfac])
-        ras = np.eye(4)
-        ras[:3, :3] = rot * scale
-        ras[:3, 3] = (qx, qy, qz)
-    else:
-        ras = np.diag([pixdim[1] or 1.0, pixdim[2] or 1.0, pixdim[3] or 1.0, 1.0])
-    affine = np.diag([-1.0, -1.0, 1.0, 1.0]) @ ras  # RAS -> LPS
-    _check_affine(affine, path)
-    return LabelVolume(str(path), arr, affine, ())
-
-
-def _check_affine(affine: np.ndarray, path: Path) -> None:
+def check_affine(affine: np.ndarray, path) -> None:
     if not np.isfinite(affine).all() or abs(np.linalg.det(affine[:3, :3])) < 1e-9:
         raise LabelError(f"{path}: the voxel-to-patient transform is missing or degenerate")
 
 
+def check_voxels(sizes, path) -> None:
+    count = int(np.prod([int(s) for s in sizes], dtype=np.int64))
+    if count > MAX_VOXELS:
+        raise LabelError(f"{path}: {count} voxels is more than this builder handles")
+
+
+# --------------------------------------------------------------------------------------- NRRD
+
+
+def _read_nrrd(path: Path) -> LabelVolume:
+    import nrrd
+
+    header = nrrd.read_header(str(path))
+    for need in ("type", "dimension", "sizes", "encoding"):
+        if need not in header:
+            raise LabelError(f"{path}: NRRD header lacks the '{need}' field")
+    if "data file" in header or "datafile" in header:
+        raise LabelError(f"{path}: detached NRRD data files are not supported; save as one .nrrd")
+    sizes = [int(s) for s in header["sizes"]]
+    dim = int(header["dimension"])
+    if dim not in (3, 4) or len(sizes) != dim or min(sizes) < 1:
+        raise LabelError(f"{path}: NRRD with dimension {dim} sizes {sizes}: need a 3-D labelmap")
+    check_voxels(sizes, path)
+    if str(header["type"]).strip().lower() in ("float", "double"):
+        raise LabelError(f"{path}: NRRD type {header['type']} is not a labelmap (integers needed)")
+    space = str(header.get("space", "")).lower()
+    if space not in NRRD_SPACES:
+        raise LabelError(
+            f"{path}: NRRD space {header.get('space', '(missing)')!r} is not a patient space; "
+            "need left-posterior-superior or right-anterior-superior"
+        )
+    slicer = path.name.lower().endswith(".seg.nrrd") or any(
+        str(k).startswith("Segment") for k in header
+    )
+    if slicer:
+        return _read_slicer_seg(path)
+    if dim == 4:
+        raise LabelError(f"{path}: 4-D NRRD without 3D Slicer segment fields: need a 3-D labelmap")
+    data, header = nrrd.read(str(path))
+    dirs = np.asarray(header.get("space directions"), dtype=np.float64)
+    if dirs.shape != (3, 3):
+        raise LabelError(f"{path}: NRRD needs three 'space directions' (got {dirs.tolist()})")
+    origin = np.asarray(header.get("space origin", np.zeros(3)), dtype=np.float64)
+    sign = np.array(NRRD_SPACES[space])
+    affine = np.eye(4)
+    affine[:3, :3] = (dirs * sign).T  # row c of `space directions` is the step of axis c
+    affine[:3, 3] = origin * sign
+    check_affine(affine, path)
+    return LabelVolume(str(path), _kji(data), affine, ())
+
+
+def _kji(voxels: np.ndarray) -> np.ndarray:
+    """pynrrd's Fortran order (i, j, k) or (layer, i, j, k) -> C order [k, j, i] / [layer, k, j, i]."""
+    axes = (2, 1, 0) if voxels.ndim == 3 else (0, 3, 2, 1)
+    return np.ascontiguousarray(np.transpose(voxels, axes))
+
+
+def _read_slicer_seg(path: Path) -> LabelVolume:
+    import slicerio
+
+    try:
+        seg = slicerio.read_segmentation(str(path))
+    except OSError as exc:  # slicerio reports its own refusals as IOError
+        raise LabelError(f"{path}: not a 3D Slicer segmentation slicerio can read ({exc})") from exc
+    affine = np.asarray(seg["ijkToLPS"], dtype=np.float64)
+    check_affine(affine, path)
+    array = _kji(np.asarray(seg["voxels"]))
+    segments = []
+    for n, s in enumerate(seg.get("segments", [])):
+        color = s.get("color")
+        term = s.get("terminology") or {}
+        segments.append(
+            Segment(
+                value=int(s.get("labelValue", n + 1)),
+                name=str(s.get("name") or f"Segment {n + 1}"),
+                color=tuple(float(c) for c in color[:3]) if color else None,
+                layer=int(s.get("layer", 0)),
+                terminology=str((term.get("type") or ["", "", ""])[2] or ""),
+            )
+        )
+    nlayers = 1 if array.ndim == 3 else array.shape[0]
+    bad = [s for s in segments if not 0 <= s.layer < nlayers]
+    if bad:
+        raise LabelError(f"{path}: segment {bad[0].name!r} names layer {bad[0].layer}")
+    return LabelVolume(str(path), array, affine, tuple(segments))
+
+
+# -------------------------------------------------------------------------------------- NIfTI
+
+
+def _read_nifti(path: Path) -> LabelVolume:
+    import nibabel
+
+    img = nibabel.load(str(path))
+    if not isinstance(img, nibabel.Nifti1Image | nibabel.Nifti2Image):
+        raise LabelError(f"{path}: not a single-file NIfTI image ({type(img).__name__})")
+    shape = img.shape
+    if len(shape) < 3 or any(d != 1 for d in shape[3:]):
+        raise LabelError(f"{path}: NIfTI with dimensions {tuple(shape)}: need a 3-D labelmap")
+    check_voxels(shape[:3], path)
+    hdr = img.header
+    # nibabel moves scl_slope/scl_inter from the header into the data proxy when it loads.
+    slope = float(getattr(img.dataobj, "slope", 1.0))
+    inter = float(getattr(img.dataobj, "inter", 0.0))
+    if slope != 1.0 or inter != 0.0:
+        raise LabelError(f"{path}: NIfTI labelmap must not be scaled (scl_slope {slope})")
+    if int(hdr["sform_code"]) <= 0 and int(hdr["qform_code"]) <= 0:
+        raise LabelError(
+            f"{path}: NIfTI has neither sform nor qform, so its place in the patient is unknown"
+        )
+    raw = np.asanyarray(img.dataobj)
+    raw = raw.reshape(shape[:3])
+    if raw.dtype.kind == "f" and (not np.isfinite(raw).all() or not np.all(raw == np.round(raw))):
+        raise LabelError(f"{path}: NIfTI holds non-integer values: not a labelmap")
+    if raw.dtype.kind not in "iu" or raw.dtype.itemsize > 4:
+        raw = raw.astype(np.int32)
+    affine = np.diag([-1.0, -1.0, 1.0, 1.0]) @ img.affine  # RAS -> LPS
+    check_affine(affine, path)
+    return LabelVolume(str(path), _kji(raw), affine, ())
+
+
 def write_nifti(path, array_kji: np.ndarray, affine_lps: np.ndarray) -> Path:
-    """A small NIfTI-1 writer (sform, RAS), used for tests and for exporting labelmaps."""
-    arr = np.ascontiguousarray(array_kji)
-    codes = {np.dtype("uint8"): 2, np.dtype("int16"): 4, np.dtype("int32"): 8}
-    if arr.dtype not in codes:
+    """A labelmap as NIfTI (sform and qform, RAS) through nibabel: tests and exports."""
+    import nibabel
+
+    arr = np.ascontiguousarray(np.transpose(array_kji, (2, 1, 0)))
+    if arr.dtype not in (np.uint8, np.int16, np.int32):
         arr = arr.astype(np.int16)
-    hdr = bytearray(352)
-    struct.pack_into("<i", hdr, 0, 348)
-    nk, nj, ni = arr.shape
-    struct.pack_into("<8h", hdr, 40, 3, ni, nj, nk, 1, 1, 1, 1)
-    struct.pack_into("<h", hdr, 70, codes[arr.dtype])
-    struct.pack_into("<h", hdr, 72, arr.dtype.itemsize * 8)
-    ras = np.diag([-1.0, -1.0, 1.0, 1.0]) @ affine_lps
-    sp = np.linalg.norm(ras[:3, :3], axis=0)
-    struct.pack_into("<8f", hdr, 76, 1.0, *sp, 1, 1, 1, 1)
-    struct.pack_into("<f", hdr, 108, 352.0)
-    struct.pack_into("<2f", hdr, 112, 1.0, 0.0)
-    struct.pack_into("<2h", hdr, 252, 0, 1)
-    struct.pack_into("<12f", hdr, 280, *ras[:3].ravel())
-    hdr[344:348] = b"n+1\x00"
-    data = bytes(hdr) + arr.astype("<" + arr.dtype.str[1:]).tobytes()
-    p = Path(path)
-    p.write_bytes(gzip.compress(data) if p.name.endswith(".gz") else data)
-    return p
+    ras = np.diag([-1.0, -1.0, 1.0, 1.0]) @ np.asarray(affine_lps, dtype=np.float64)
+    img = nibabel.Nifti1Image(arr, ras)
+    img.set_sform(ras, code=1)
+    img.set_qform(ras, code=1)
+    nibabel.save(img, str(path))
+    return Path(path)

@@ -1,15 +1,17 @@
-"""Meshes made elsewhere (e.g. exported by 3D Slicer): STL (binary, ASCII), OBJ, PLY.
+"""Meshes made elsewhere (3D Slicer, CAD, implant vendors) -> Mesh in LPS mm.
 
-Units are millimetres. Coordinates are LPS unless the file or the caller says RAS: 3D Slicer writes
-`SPACE=RAS` or `SPACE=LPS` into the STL header, OBJ comments and PLY comments, and that is honoured;
-a caller's explicit choice that contradicts the file is refused. Polygons are fanned into triangles;
-identical vertices (STL repeats them per triangle) are merged so normals come out smooth.
+STL (binary and ASCII), OBJ and PLY are read with trimesh; VTK legacy (.vtk) and XML PolyData (.vtp)
+with VTK, an optional extra (`pip install 'orkiosk[vtk]'`). 3D Slicer says in a header comment in
+which space it wrote the points (`SPACE=RAS` or `SPACE=LPS`: the STL header, an OBJ `#` comment, a
+PLY `comment`, a VTK header line) and sometimes the units (`UNITS=mm`); a file without a tag is LPS,
+as 3D Slicer reads it. Our checks on top: triangles present and under the limit, indices in range,
+finite coordinates, the space asked for agreeing with the file's own tag, the file named in every
+message.
 """
 
 from __future__ import annotations
 
 import re
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -19,10 +21,33 @@ from orkiosk.plan.mesh import Mesh
 
 MAX_TRIANGLES = 20_000_000
 UNIT_SCALE = {"mm": 1.0, "cm": 10.0, "m": 1000.0, "um": 0.001}
+TRIMESH_TYPES = (".stl", ".obj", ".ply")
+VTK_TYPES = (".vtk", ".vtp")
+VTK_MISSING = (
+    "reading .vtk/.vtp models needs VTK, an optional part of orkiosk: install it with "
+    "pip install 'orkiosk[vtk]', or save the model from 3D Slicer as .stl, .obj or .ply"
+)
 
 
 class MeshFileError(OrkioskError):
     pass
+
+
+def header_comments(path: Path, ext: str, stl_header: str = "") -> str:
+    """The comment text where 3D Slicer puts SPACE= and UNITS= (read from the file's first 64 KiB)."""
+    if ext == ".stl":
+        return stl_header
+    with open(path, "rb") as fh:
+        head = fh.read(65536).decode("latin-1")
+    lines = head.splitlines()
+    if ext == ".obj":
+        return "\n".join(ln for ln in lines if ln.lstrip().startswith("#"))
+    if ext == ".ply":
+        end = next((n for n, ln in enumerate(lines) if ln.strip() == "end_header"), len(lines))
+        return "\n".join(ln for ln in lines[:end] if ln.split()[:1] in (["comment"], ["obj_info"]))
+    if ext == ".vtk":
+        return "\n".join(lines[1:2])  # the legacy format's title line
+    return "\n".join(re.findall(r"<!--(.*?)-->", head, re.DOTALL))
 
 
 def _space_from(text: str) -> str | None:
@@ -47,21 +72,23 @@ def read_mesh_file(path, space: str | None = None) -> tuple[Mesh, str]:
         raise MeshFileError(f"{p}: no such mesh file")
     ext = p.suffix.lower()
     try:
-        data = p.read_bytes()
-        if ext == ".stl":
-            verts, faces, header = _read_stl(data, p)
-        elif ext == ".obj":
-            verts, faces, header = _read_obj(data, p)
-        elif ext == ".ply":
-            verts, faces, header = _read_ply(data, p)
+        if ext in TRIMESH_TYPES:
+            verts, faces, stl_header = _read_trimesh(p, ext)
+        elif ext in VTK_TYPES:
+            verts, faces, stl_header = (*_read_vtk(p, ext), "")
         else:
-            raise MeshFileError(f"{p}: unknown mesh type {ext!r}; use .stl, .obj or .ply")
-        file_space = _space_from(header)
-        scale = _units_from(header)
+            raise MeshFileError(
+                f"{p}: unknown mesh type {ext!r}; use .stl, .obj, .ply (or .vtk/.vtp with VTK)"
+            )
+        comments = header_comments(p, ext, stl_header)
+        file_space = _space_from(comments)
+        scale = _units_from(comments)
     except MeshFileError as exc:
         msg = str(exc)
         raise MeshFileError(msg if msg.startswith(str(p)) else f"{p}: {msg}") from exc
-    except (OSError, ValueError, IndexError, KeyError, struct.error, UnicodeDecodeError) as exc:
+    except IndexError as exc:
+        raise MeshFileError(f"{p}: a face refers to a vertex that does not exist ({exc})") from exc
+    except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError, EOFError) as exc:
         raise MeshFileError(f"{p}: cannot read the mesh ({exc})") from exc
     wanted = space.upper() if space else None
     if wanted and file_space and wanted != file_space:
@@ -69,14 +96,7 @@ def read_mesh_file(path, space: str | None = None) -> tuple[Mesh, str]:
             f"{p}: the file says SPACE={file_space}, but {wanted} was asked for; check the export"
         )
     used = wanted or file_space or "LPS"
-    if faces.shape[0] == 0:
-        raise MeshFileError(f"{p}: no triangles in the file")
-    if faces.shape[0] > MAX_TRIANGLES:
-        raise MeshFileError(f"{p}: {faces.shape[0]} triangles is more than {MAX_TRIANGLES}")
-    if faces.min() < 0 or faces.max() >= verts.shape[0]:
-        raise MeshFileError(f"{p}: a face refers to a vertex that does not exist")
-    if not np.isfinite(verts).all():
-        raise MeshFileError(f"{p}: vertex coordinates are not finite")
+    _check(p, verts, faces)
     verts = verts.astype(np.float64) * scale
     if used == "RAS":
         verts[:, :2] *= -1.0
@@ -85,6 +105,54 @@ def read_mesh_file(path, space: str | None = None) -> tuple[Mesh, str]:
         return Mesh.from_triangles(verts.astype(np.float32), faces.astype(np.uint32)), used
     except ValueError as exc:
         raise MeshFileError(f"{p}: {exc}") from exc
+
+
+def _check(p: Path, verts: np.ndarray, faces: np.ndarray) -> None:
+    if faces.shape[0] == 0:
+        raise MeshFileError(f"{p}: no triangles in the file")
+    if faces.shape[0] > MAX_TRIANGLES:
+        raise MeshFileError(f"{p}: {faces.shape[0]} triangles is more than {MAX_TRIANGLES}")
+    if faces.min() < 0 or faces.max() >= verts.shape[0]:
+        raise MeshFileError(f"{p}: a face refers to a vertex that does not exist")
+    if not np.isfinite(verts).all():
+        raise MeshFileError(f"{p}: vertex coordinates are not finite")
+
+
+def _read_trimesh(p: Path, ext: str) -> tuple[np.ndarray, np.ndarray, str]:
+    import trimesh
+
+    mesh = trimesh.load(str(p), file_type=ext[1:], force="mesh", process=False)
+    if not isinstance(mesh, trimesh.Trimesh):
+        raise MeshFileError(f"{p}: holds no triangle mesh (trimesh read a {type(mesh).__name__})")
+    header = str(mesh.metadata.get("header", "")) if ext == ".stl" else ""
+    verts = np.asarray(mesh.vertices, dtype=np.float64).reshape(-1, 3)
+    faces = np.asarray(mesh.faces, dtype=np.int64).reshape(-1, 3)
+    return verts, faces, header
+
+
+def _read_vtk(p: Path, ext: str) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        from vtkmodules.util.numpy_support import vtk_to_numpy
+        from vtkmodules.vtkFiltersCore import vtkTriangleFilter
+        from vtkmodules.vtkIOLegacy import vtkPolyDataReader
+        from vtkmodules.vtkIOXML import vtkXMLPolyDataReader
+    except ImportError as exc:
+        raise MeshFileError(f"{p}: {VTK_MISSING}") from exc
+    reader = vtkPolyDataReader() if ext == ".vtk" else vtkXMLPolyDataReader()
+    reader.SetFileName(str(p))
+    if ext == ".vtk" and not reader.IsFilePolyData():
+        raise MeshFileError(f"{p}: not a VTK PolyData file (a model is PolyData)")
+    tri = vtkTriangleFilter()
+    tri.SetInputConnection(reader.GetOutputPort())
+    tri.PassVertsOff()
+    tri.PassLinesOff()
+    tri.Update()
+    poly = tri.GetOutput()
+    if poly is None or poly.GetPoints() is None or poly.GetNumberOfPolys() == 0:
+        raise MeshFileError(f"{p}: VTK read no triangles (damaged file or not a surface model)")
+    verts = vtk_to_numpy(poly.GetPoints().GetData()).astype(np.float64)
+    cells = vtk_to_numpy(poly.GetPolys().GetConnectivityArray()).astype(np.int64)
+    return verts, cells.reshape(-1, 3)
 
 
 def _weld(verts: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -96,186 +164,17 @@ def _weld(verts: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return uniq, faces[keep]
 
 
-def _read_stl(data: bytes, p: Path):
-    if len(data) >= 84:
-        n = struct.unpack("<I", data[80:84])[0]
-        if 84 + 50 * n == len(data):
-            rec = np.frombuffer(
-                data,
-                dtype=np.dtype([("n", "<f4", 3), ("v", "<f4", (3, 3)), ("a", "<u2")]),
-                count=n,
-                offset=84,
-            )
-            verts = rec["v"].reshape(-1, 3).astype(np.float64)
-            faces = np.arange(3 * n, dtype=np.int64).reshape(-1, 3)
-            return verts, faces, data[:80].decode("latin-1")
-    text = data.decode("latin-1")
-    if not text.lstrip().lower().startswith("solid"):
-        raise MeshFileError(f"{p}: neither binary STL (size does not match) nor ASCII STL")
-    nums = re.findall(r"vertex\s+(\S+)\s+(\S+)\s+(\S+)", text)
-    if len(nums) % 3:
-        raise MeshFileError(f"{p}: ASCII STL has {len(nums)} vertices, not a multiple of 3")
-    verts = np.array(nums, dtype=np.float64).reshape(-1, 3)
-    faces = np.arange(len(nums), dtype=np.int64).reshape(-1, 3)
-    return verts, faces, text.splitlines()[0] if text else ""
-
-
-def _fan(poly: list[int]) -> list[tuple[int, int, int]]:
-    return [(poly[0], poly[n], poly[n + 1]) for n in range(1, len(poly) - 1)]
-
-
-def _read_obj(data: bytes, p: Path):
-    verts: list[tuple[float, float, float]] = []
-    faces: list[tuple[int, int, int]] = []
-    comments = []
-    for lineno, raw in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
-        line = raw.strip()
-        if not line:
-            continue
-        if line.startswith("#"):
-            comments.append(line)
-            continue
-        parts = line.split()
-        if parts[0] == "v":
-            if len(parts) < 4:
-                raise MeshFileError(f"{p}: line {lineno}: vertex needs x y z")
-            verts.append((float(parts[1]), float(parts[2]), float(parts[3])))
-        elif parts[0] == "f":
-            idx = []
-            for tok in parts[1:]:
-                i = int(tok.split("/")[0])
-                idx.append(i - 1 if i > 0 else len(verts) + i)
-            if len(idx) < 3:
-                raise MeshFileError(f"{p}: line {lineno}: a face needs 3 or more vertices")
-            faces += _fan(idx)
-    return (
-        np.array(verts, dtype=np.float64).reshape(-1, 3),
-        np.array(faces, dtype=np.int64).reshape(-1, 3),
-        "\n".join(comments),
-    )
-
-
-_PLY_TYPES = {
-    "char": "i1",
-    "int8": "i1",
-    "uchar": "u1",
-    "uint8": "u1",
-    "short": "i2",
-    "int16": "i2",
-    "ushort": "u2",
-    "uint16": "u2",
-    "int": "i4",
-    "int32": "i4",
-    "uint": "u4",
-    "uint32": "u4",
-    "float": "f4",
-    "float32": "f4",
-    "double": "f8",
-    "float64": "f8",
-}
-
-
-def _read_ply(data: bytes, p: Path):
-    end = data.find(b"end_header")
-    if not data.startswith(b"ply") or end < 0:
-        raise MeshFileError(f"{p}: not a PLY file")
-    nl = data.find(b"\n", end)
-    body = data[nl + 1 :]
-    header = data[:end].decode("latin-1").splitlines()
-    fmt = None
-    elements: list[tuple[str, int, list]] = []
-    comments = []
-    for line in header[1:]:
-        parts = line.split()
-        if not parts:
-            continue
-        if parts[0] == "format":
-            fmt = parts[1]
-        elif parts[0] in ("comment", "obj_info"):
-            comments.append(line)
-        elif parts[0] == "element":
-            elements.append((parts[1], int(parts[2]), []))
-        elif parts[0] == "property":
-            if not elements:
-                raise MeshFileError(f"{p}: PLY property before any element")
-            if parts[1] == "list":
-                elements[-1][2].append(
-                    (parts[4], "list", _PLY_TYPES[parts[2]], _PLY_TYPES[parts[3]])
-                )
-            else:
-                elements[-1][2].append((parts[2], _PLY_TYPES[parts[1]], None, None))
-    if fmt not in ("ascii", "binary_little_endian", "binary_big_endian"):
-        raise MeshFileError(f"{p}: PLY format {fmt!r} is not supported")
-    verts = None
-    faces: list = []
-    if fmt == "ascii":
-        tokens = body.decode("latin-1").split()
-        pos = 0
-        for name, count, props in elements:
-            rows = []
-            for _ in range(count):
-                row = {}
-                for pname, kind, _ctype, _itype in props:
-                    if kind == "list":
-                        n = int(tokens[pos])
-                        row[pname] = [int(float(t)) for t in tokens[pos + 1 : pos + 1 + n]]
-                        pos += 1 + n
-                    else:
-                        row[pname] = float(tokens[pos])
-                        pos += 1
-                rows.append(row)
-            if name == "vertex":
-                verts = np.array([[r["x"], r["y"], r["z"]] for r in rows], dtype=np.float64)
-            elif name == "face":
-                key = next(
-                    (k for k in ("vertex_indices", "vertex_index") if rows and k in rows[0]), None
-                )
-                for r in rows:
-                    faces += _fan(r[key])
-    else:
-        e = "<" if fmt == "binary_little_endian" else ">"
-        off = 0
-        for name, count, props in elements:
-            if all(kind != "list" for _n, kind, _c, _i in props):
-                dt = np.dtype([(pname, e + kind) for pname, kind, _c, _i in props])
-                arr = np.frombuffer(body, dtype=dt, count=count, offset=off)
-                off += dt.itemsize * count
-                if name == "vertex":
-                    verts = np.stack([arr["x"], arr["y"], arr["z"]], axis=1).astype(np.float64)
-                continue
-            for _ in range(count):  # list properties: walk record by record
-                row = {}
-                for pname, kind, ctype, itype in props:
-                    if kind == "list":
-                        cdt = np.dtype(e + ctype)
-                        n = int(np.frombuffer(body, cdt, 1, off)[0])
-                        off += cdt.itemsize
-                        idt = np.dtype(e + itype)
-                        row[pname] = np.frombuffer(body, idt, n, off).astype(np.int64).tolist()
-                        off += idt.itemsize * n
-                    else:
-                        off += np.dtype(kind).itemsize
-                if name == "face":
-                    key = "vertex_indices" if "vertex_indices" in row else "vertex_index"
-                    faces += _fan(row[key])
-    if verts is None:
-        raise MeshFileError(f"{p}: PLY has no vertex element")
-    return verts, np.array(faces, dtype=np.int64).reshape(-1, 3), "\n".join(comments)
-
-
 def write_stl(path, mesh: Mesh, space: str = "LPS") -> Path:
-    """Binary STL with a 3D Slicer-style SPACE= header (tests, exports)."""
-    p = Path(path)
-    pos = mesh.positions.astype(np.float32).copy()
+    """Binary STL (trimesh) with a 3D Slicer-style SPACE= header: tests and exports."""
+    import trimesh
+    from trimesh.exchange.stl import export_stl
+
+    pos = mesh.positions.astype(np.float64).copy()
     if space.upper() == "RAS":
         pos[:, :2] *= -1
-    tri = pos[mesh.indices.astype(np.int64)]
-    normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    header = f"orkiosk output. SPACE={space.upper()}".encode().ljust(80, b" ")
-    rec = np.zeros(
-        tri.shape[0], dtype=np.dtype([("n", "<f4", 3), ("v", "<f4", (3, 3)), ("a", "<u2")])
-    )
-    rec["n"] = normals
-    rec["v"] = tri
-    p.write_bytes(header + struct.pack("<I", tri.shape[0]) + rec.tobytes())
+    tm = trimesh.Trimesh(pos, mesh.indices.astype(np.int64), process=False)
+    data = bytearray(export_stl(tm))
+    data[:80] = f"orkiosk output. SPACE={space.upper()}".encode().ljust(80, b" ")
+    p = Path(path)
+    p.write_bytes(bytes(data))
     return p

@@ -18,7 +18,7 @@ import numpy as np
 
 from orkiosk.planning.colors import NAMED, linear, palette
 from orkiosk.planning.dicom.volume import Volume
-from orkiosk.planning.labels import LabelVolume
+from orkiosk.planning.labels import LabelVolume, Segment
 from orkiosk.planning.specs import SegmentError, StructureSpec
 
 FULL = np.ones((3, 3, 3), dtype=bool)  # 26-connectivity
@@ -224,34 +224,33 @@ def segment_labels(
 def label_specs(labels: LabelVolume, start_index: int = 0) -> list[tuple[int, int, StructureSpec]]:
     """(layer, value, spec) for each segment of a labelmap, names/colours from the file if any."""
     out = []
-    if labels.segments:
-        segs = [(s.layer, s.value, s.name, s.color) for s in labels.segments]
-    else:
-        segs = [(0, v, f"Label {v}", None) for v in labels.values()]
-    for n, (layer, value, name, color) in enumerate(segs):
-        if color is not None:
-            rgb = linear(color)
-        elif name.lower() in NAMED:
-            rgb = linear(NAMED[name.lower()])
+    segs = labels.segments or tuple(Segment(v, f"Label {v}") for v in labels.values())
+    for n, s in enumerate(segs):
+        if s.color is not None:
+            rgb = linear(s.color)
+        elif s.name.lower() in NAMED:
+            rgb = linear(NAMED[s.name.lower()])
         else:
             rgb = palette(start_index + n)
-        lname = name.lower()
+        lname = s.name.lower()
+        words = f"{lname} {s.terminology.lower()}"
         category = (
             "tumour"
-            if any(w in lname for w in ("tumour", "tumor", "lesion"))
+            if any(w in words for w in ("tumour", "tumor", "lesion", "neoplasm"))
             else "vessel"
-            if any(w in lname for w in ("vessel", "artery", "vein", "sinus"))
+            if any(w in words for w in ("vessel", "artery", "vein", "sinus"))
             else "organ"
         )
-        critical = category == "vessel" or "ventric" in lname
-        opacity = 0.3 if lname in ("brain", "skin") else 1.0
+        critical = category == "vessel" or "ventric" in words
+        opacity = s.opacity if s.opacity is not None else 0.3 if lname in ("brain", "skin") else 1.0
         spec = StructureSpec(
-            name=name,
+            name=s.name,
             color=rgb,
             category=category,
             critical=critical,
             opacity=opacity,
             triangles=60_000,
+            visible=s.visible,
         )
-        out.append((layer, value, spec))
+        out.append((s.layer, s.value, spec))
     return out

@@ -36,6 +36,7 @@ class StructureSpec:
     triangles: int = 100_000  # decimation budget
     hu: bool = False  # thresholds are Hounsfield units: CT only
     not_outside: bool = False  # leave out pieces that reach a corner of the volume (outside air)
+    visible: bool = True  # shown by default (a 3D Slicer scene may hide a structure)
 
     @property
     def id(self) -> str:

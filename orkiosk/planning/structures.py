@@ -108,7 +108,9 @@ def _add_surface(built: Built, spec, segm, source: str, smooth: int, watch: Stop
     sid = unique_id(spec.name, built.used_ids)
     built.meshes[sid] = mesh
     built.structures.append(
-        make_structure(sid, spec.name, spec.color, spec.opacity, spec.category, spec.critical)
+        make_structure(
+            sid, spec.name, spec.color, spec.opacity, spec.category, spec.critical, spec.visible
+        )
     )
     built.results.append(
         StructureResult(

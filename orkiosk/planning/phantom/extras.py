@@ -67,37 +67,27 @@ SEGMENTS = (  # label value in the labelmap, name, sRGB colour, source tissue la
 
 
 def write_labelmap(labels: np.ndarray, affine: np.ndarray, path) -> Path:
-    """Brain, ventricles and lesion as a gzip NRRD labelmap (3D Slicer .seg.nrrd-style names)."""
-    import gzip
+    """Brain, ventricles and lesion as a gzip NRRD labelmap with 3D Slicer's segment fields
+    (written with pynrrd; read back through slicerio like any .seg.nrrd)."""
+    import nrrd
 
     out = np.zeros(labels.shape, dtype=np.uint8)
     for value, _name, _rgb, src in SEGMENTS:
         out[np.isin(labels, src)] = value
     # The brain label covers everything inside; smaller segments overwrite it.
-    lines = [
-        "NRRD0004",
-        "# written by orkiosk phantom (synthetic data)",
-        "type: uint8",
-        "dimension: 3",
-        "space: left-posterior-superior",
-        f"sizes: {out.shape[2]} {out.shape[1]} {out.shape[0]}",
-        "space directions: "
-        + " ".join("(" + ",".join(f"{v:.6g}" for v in affine[:3, c]) + ")" for c in range(3)),
-        "kinds: domain domain domain",
-        "endian: little",
-        "encoding: gzip",
-        "space origin: (" + ",".join(f"{v:.6g}" for v in affine[:3, 3]) + ")",
-    ]
+    header = {
+        "space": "left-posterior-superior",
+        "space directions": np.asarray(affine[:3, :3], dtype=np.float64).T,
+        "space origin": np.asarray(affine[:3, 3], dtype=np.float64),
+        "kinds": ["domain", "domain", "domain"],
+        "encoding": "gzip",
+    }
     for n, (value, name, rgb, _src) in enumerate(SEGMENTS):
-        lines += [
-            f"Segment{n}_ID:=Segment_{value}",
-            f"Segment{n}_Name:={name}",
-            f"Segment{n}_LabelValue:={value}",
-            f"Segment{n}_Layer:=0",
-            f"Segment{n}_Color:={rgb[0]:.4g} {rgb[1]:.4g} {rgb[2]:.4g}",
-        ]
+        header[f"Segment{n}_ID"] = f"Segment_{value}"
+        header[f"Segment{n}_Name"] = name
+        header[f"Segment{n}_LabelValue"] = str(value)
+        header[f"Segment{n}_Layer"] = "0"
+        header[f"Segment{n}_Color"] = f"{rgb[0]:.4g} {rgb[1]:.4g} {rgb[2]:.4g}"
     path = Path(path)
-    with open(path, "wb") as fh:
-        fh.write(("\n".join(lines) + "\n\n").encode("ascii"))
-        fh.write(gzip.compress(out.tobytes(), compresslevel=6))
+    nrrd.write(str(path), np.transpose(out, (2, 1, 0)), header, compression_level=6)
     return path
