@@ -300,13 +300,19 @@ def test_status_command(tmp_path):
 
 
 def test_kiosk_resumes_the_stored_plan(tmp_path):
-    from orkiosk.app.commands import stored_plan
-    from orkiosk.app.settings import load_settings
+    from orkiosk.app.commands import start_plan, stored_plan
+    from orkiosk.app.settings import KioskSettings, load_settings
+    from orkiosk.plan.demo import bundled_demo_path
 
     state = tmp_path / "state"
-    assert stored_plan(None) is None and stored_plan(state) is None  # empty store: the demo
+    assert stored_plan(None) is None and stored_plan(state) is None
+    # a kiosk with a plan store never shows the demo patient: an empty store means "no plan"
+    assert start_plan(KioskSettings(state=state)) is None
+    assert start_plan(KioskSettings()) == bundled_demo_path()  # a kiosk without a store: the demo
     committed = PlanStore(state).commit(make_pkg(tmp_path, 1))
     assert stored_plan(state) == committed.path
+    assert start_plan(KioskSettings(state=state)) == committed.path
+    assert start_plan(KioskSettings(state=state, plan=tmp_path / "x")) == tmp_path / "x"
     assert load_settings(environ={"ORKIOSK_STATE": str(state)}).state == state
     toml = tmp_path / "kiosk.toml"
     toml.write_text(f'[kiosk]\nstate = "{state}"\n')

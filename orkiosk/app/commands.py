@@ -47,7 +47,6 @@ def parse_size(text: str | None) -> tuple[int | None, int | None]:
 
 def run(args) -> int:
     from orkiosk.app.settings import load_settings, with_overrides
-    from orkiosk.plan.demo import demo_package_path
 
     width, height = parse_size(args.size)
     settings = with_overrides(
@@ -71,8 +70,23 @@ def run(args) -> int:
     configure_kivy(settings)
     from orkiosk.app.kiosk import KioskApp  # creates the window
 
-    KioskApp(settings, settings.plan or stored_plan(settings.state) or demo_package_path()).run()
+    KioskApp(settings, start_plan(settings)).run()
     return 0
+
+
+def start_plan(settings) -> Path | None:
+    """What the kiosk shows at start: the configured package, else the store's current plan.
+
+    The demo plan is shown only on a kiosk without a plan store: a kiosk that keeps plans for an
+    OR must never put a made-up patient on screen, so with an empty (or wholly damaged) store it
+    starts with "no plan" and waits for one."""
+    from orkiosk.plan.demo import demo_package_path
+
+    if settings.plan is not None:
+        return settings.plan
+    if settings.state is not None:
+        return stored_plan(settings.state)
+    return demo_package_path()
 
 
 def stored_plan(state: Path | None) -> Path | None:
