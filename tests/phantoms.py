@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 BEAD_CENTER = (30.0, -10.0, 20.0)  # patient's left, anterior, superior
@@ -48,3 +50,77 @@ def bead_phantom(row_dir=(1, 0, 0), col_dir=(0, 1, 0), n: int = 40, spacing: flo
         a = cover(dist)
         hu += a * (value - hu)
     return np.rint(hu).astype(np.int16), affine
+
+
+def ct_datasets(ct_dir):
+    """The CT slices of a folder (pydicom datasets), in file order."""
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    out = []
+    for p in sorted(Path(ct_dir).rglob("*")):
+        if not p.is_file() or p.suffix in (".json", ".nrrd"):
+            continue
+        try:
+            ds = pydicom.dcmread(str(p))
+        except InvalidDicomError:
+            continue
+        if getattr(ds, "Modality", "") == "CT":
+            out.append(ds)
+    return out
+
+
+def slice_index(ds, affine) -> int:
+    """k of a CT slice in the grid of `affine`, from its ImagePositionPatient."""
+    ijk = np.linalg.solve(
+        affine[:3, :3], np.asarray(ds.ImagePositionPatient, float) - affine[:3, 3]
+    )
+    return int(round(ijk[2]))
+
+
+def dicom_seg(ct_dir, affine, segments, out, *, fractional=False, frame_of_reference=None):
+    """A DICOM SEG made with highdicom on the CT in `ct_dir`.
+
+    `segments`: (name, mask[k, j, i] bool or 0..1 float, sRGB 0..255) on the grid of `affine`.
+    Overlapping masks are allowed (one segment each). `frame_of_reference` replaces the SEG's
+    Frame of Reference UID (a SEG made on another scan)."""
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+
+    sources = ct_datasets(ct_dir)
+    ks = [slice_index(ds, affine) for ds in sources]
+    pixels = np.stack([np.stack([m[k] for _n, m, _c in segments], axis=-1) for k in ks])
+    descriptions = [
+        hd.seg.SegmentDescription(
+            segment_number=n + 1,
+            segment_label=name,
+            segmented_property_category=codes.SCT.Tissue,
+            segmented_property_type=codes.SCT.Tissue,
+            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
+            display_color=hd.color.CIELabColor.from_rgb(*rgb),
+        )
+        for n, (name, _m, rgb) in enumerate(segments)
+    ]
+    seg = hd.seg.Segmentation(
+        source_images=sources,
+        pixel_array=pixels.astype(np.float32 if fractional else np.uint8),
+        segmentation_type=(
+            hd.seg.SegmentationTypeValues.FRACTIONAL
+            if fractional
+            else hd.seg.SegmentationTypeValues.BINARY
+        ),
+        segment_descriptions=descriptions,
+        series_instance_uid=hd.UID(),
+        series_number=100,
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+        manufacturer="orkiosk tests",
+        manufacturer_model_name="tests",
+        software_versions="0",
+        device_serial_number="0",
+        max_fractional_value=255,
+    )
+    if frame_of_reference:
+        seg.FrameOfReferenceUID = frame_of_reference
+    seg.save_as(str(out))
+    return Path(out)

@@ -69,7 +69,7 @@ def run_build(opts: BuildOptions, progress: Progress | None = None) -> BuildResu
     check_items_inside(volume, items)
     notes += check_laterality(laterality, items)
 
-    jobs = segmentation_jobs(volume, specs, opts.labels, label_names, watch)
+    jobs = segmentation_jobs(volume, specs, opts.labels, label_names, watch, notes)
     built = build_structures(jobs, meshes, volume, opts, progress, watch)
     notes += built.notes
     plan = make_plan(opts, volume.info, laterality, built.structures, items)

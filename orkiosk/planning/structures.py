@@ -16,11 +16,11 @@ from orkiosk.planning.assemble import make_structure
 from orkiosk.planning.checks import check_overlap, label_bounds
 from orkiosk.planning.colors import NAMED, linear, palette
 from orkiosk.planning.dicom.volume import Volume
-from orkiosk.planning.labels import read_labels
 from orkiosk.planning.meshfiles import read_mesh_file
 from orkiosk.planning.naming import category, unique_id
 from orkiosk.planning.options import BuildOptions
 from orkiosk.planning.progress import Progress, Stopwatch
+from orkiosk.planning.sources import read_label_source
 from orkiosk.planning.specs import StructureSpec, with_budget
 from orkiosk.planning.surface import build_mesh, decimate
 
@@ -54,12 +54,16 @@ def segmentation_jobs(
     label_paths: list[Path],
     label_names: dict[int, tuple[str, tuple | None]],
     watch: Stopwatch,
+    notes: list[str] | None = None,
 ) -> list[tuple]:
-    """Work list: (spec, make-segmentation, source) for thresholds and the labels of each file."""
+    """Work list: (spec, make-segmentation, source) for thresholds and the labels of each file
+    (labelmaps, DICOM SEG, RTSTRUCT); what the readers had to say goes to `notes`."""
     jobs = [(s, lambda s=s: seg.segment_threshold(volume, s), "threshold") for s in specs]
     for path in label_paths:
         with watch("labels"):
-            lv = read_labels(path)
+            lv = read_label_source(path, volume)
+        if notes is not None:
+            notes.extend(lv.notes)
         lo_hi = label_bounds(lv)
         check_overlap(volume, f"{path}", *lo_hi)
         for layer, value, spec in seg.label_specs(lv, len(specs)):

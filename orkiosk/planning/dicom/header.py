@@ -28,6 +28,7 @@ class SeriesInfo:
     accession_number: str = ""
     manufacturer: str = ""
     body_part: str = ""
+    frame_of_reference_uid: str = ""
 
 
 def _iso_date(value) -> str:
@@ -62,4 +63,5 @@ def read_info(path: str, series_uid: str) -> SeriesInfo:
         accession_number=str(get(ds, "AccessionNumber", "") or ""),
         manufacturer=str(get(ds, "Manufacturer", "") or ""),
         body_part=str(get(ds, "BodyPartExamined", "") or ""),
+        frame_of_reference_uid=str(get(ds, "FrameOfReferenceUID", "") or ""),
     )
