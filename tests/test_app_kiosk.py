@@ -29,6 +29,7 @@ def k(kiosk):
     kiosk.app.state.set_mode("view")
     kiosk.app.state.set_locked(False)
     kiosk.app.state.clear_error()
+    kiosk.app.state.dismiss_changes()
     kiosk.view.reset()
     kiosk.settle()
 
@@ -354,6 +355,57 @@ def test_newer_version_replaces_the_plan_and_keeps_the_camera(k, tmp_path):
     _wait(k, lambda: k.app.root.alert_kind == "error")
     assert "not newer" in k.app.root.alert_text
     assert k.app.state.package.plan.plan_version == 2
+
+
+def _cap_mm(k, label) -> float:
+    """Ink height of a capital H in the label's font, in mm of the configured panel."""
+    from kivy.core.text import Label as CoreLabel
+
+    core = CoreLabel(text="H", font_size=label.font_size, bold=label.bold)
+    core.refresh()
+    tex = core.texture
+    alpha = np.frombuffer(tex.pixels, np.uint8).reshape(tex.height, tex.width, 4)[..., 3]
+    rows = np.nonzero((alpha > 127).any(axis=1))[0]
+    return float(rows.max() - rows.min() + 1) / k.ppm
+
+
+def test_a_newer_version_says_what_changed_until_tapped(k, tmp_path):
+    root, state = k.app.root, k.app.state
+    shown = state.package.plan
+    n = shown.plan_version + 1
+    t = shown.trajectories[0]
+    moved = replace(t, target=(t.target[0] + 3.2, t.target[1], t.target[2]))
+    nxt = _variant(
+        k,
+        tmp_path,
+        f"v{n}",
+        plan_version=n,
+        planner=shown.planner,
+        trajectories=(moved, *shown.trajectories[1:]),
+    )
+    assert root.changes_banner == "" and root.ids.changes.height == 0
+    shutil.copytree(nxt, k.base / "inbox" / f"v{n}")  # the folder watcher picks it up
+    _wait(k, lambda: state.package.plan.plan_version == n)
+    assert root.changes_banner.splitlines() == [
+        f"Plan v{n} (was v{n - 1}), what changed:",
+        f"Trajectory {t.name}: target moved 3.2 mm",
+    ]
+    banner, ok = root.ids.changes, root.ids.changes_ok
+    assert banner.opacity == 1 and banner.height >= root.ids.changes_label.texture_size[1]
+    assert _cap_mm(k, root.ids.changes_label) >= 10.0, "readable from two metres"
+    assert min(ok.width, ok.height) / k.ppm >= 15.0, "a big OK target"
+    ARTIFACTS.mkdir(exist_ok=True)
+    k.screenshot(ARTIFACTS / "kiosk-what-changed.png")
+    # it stays: gestures on the view and time do not remove it
+    start = k.view_point(0.4, 0.5)
+    k.drag(start, (start[0] + 20 * k.ppm, start[1]))
+    k.pump(0.3)
+    assert root.changes_banner and state.changes is not None
+    press(k, ok)  # a real tap on OK
+    k.settle()
+    assert root.changes_banner == "" and state.changes is None
+    assert banner.height == 0 and banner.opacity == 0
+    k.screenshot(ARTIFACTS / "kiosk-what-changed-dismissed.png")
 
 
 def test_no_patient_name_in_any_log(k, tmp_path, caplog):

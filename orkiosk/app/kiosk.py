@@ -37,7 +37,7 @@ from orkiosk.app.model import (
     patient_key,
 )
 from orkiosk.app.rail import RailPages
-from orkiosk.app.readouts import CUT_LABELS, readout_text
+from orkiosk.app.readouts import CUT_LABELS, changes_text, readout_text
 from orkiosk.app.settings import KioskSettings
 from orkiosk.app.view3d import PlanView
 from orkiosk.errors import OrkioskError
@@ -72,6 +72,7 @@ class KioskRoot(BoxLayout):
     laterality = StringProperty("")
     alert_text = StringProperty("")
     alert_kind = StringProperty("")  # "error" | "confirm" | ""
+    changes_banner = StringProperty("")  # what changed in a newer version (until tapped away)
     readout = StringProperty("")
     status = StringProperty("")
     placeholder = StringProperty("Loading plan ...")
@@ -327,6 +328,8 @@ class KioskApp(App):
             root.placeholder = ""
         elif isinstance(event, events.StructuresChanged):
             self._fill_structures(st.package)
+        elif isinstance(event, events.ChangesChanged):
+            root.changes_banner = changes_text(event.changes) if event.changes else ""
         elif isinstance(event, events.LockChanged):
             root.ids.lock.state = "down" if event.locked else "normal"
         elif isinstance(event, events.ModeChanged):
@@ -454,6 +457,9 @@ class KioskApp(App):
         else:
             self.state.clear_error()
         self._fill_alert()
+
+    def dismiss_changes(self):
+        self.state.dismiss_changes()
 
     def set_mode(self, mode: str):
         self.state.set_mode(mode)
