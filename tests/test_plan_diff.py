@@ -272,4 +272,4 @@ def test_cli_bad_package_is_one_line_and_exit_2(tmp_path, capsys):
     assert "meshes/head.glb" in line and "SHA-256" in line and str(bad) in line
     assert main(["diff", str(tmp_path / "missing"), str(good)]) == 2
     (line,) = capsys.readouterr().err.splitlines()
-    assert "missing" in line
+    assert line.count(str(tmp_path / "missing")) == 1 and "not a package directory" in line

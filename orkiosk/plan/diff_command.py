@@ -33,7 +33,8 @@ def run_diff(args) -> int:
         try:
             loaded.append(load_package(path, trusted=trusted))
         except PackageError as exc:  # the headline never quotes patient values
-            print(f"orkiosk diff: {path}: {exc.headline}", file=sys.stderr)
+            where = "" if exc.headline.startswith(str(path)) else f"{path}: "
+            print(f"orkiosk diff: {where}{exc.headline}", file=sys.stderr)
             return 2
     old, new = loaded
     diff = diff_plans(old.plan, new.plan, old.meshes, new.meshes)
