@@ -11,12 +11,13 @@ import pytest
 import orkiosk
 
 # Which of our layers each layer may import (besides itself and the shared orkiosk.errors).
-# app -> render, touch, sync, store, plan; render/touch/sync/store -> plan; planning -> plan.
+# app -> render, touch, sync, store, plan; sync -> store; render/touch/store -> plan;
+# planning -> plan.
 LAYERS = {
     "plan": set(),
     "render": {"plan"},
     "touch": {"plan"},
-    "sync": {"plan"},
+    "sync": {"store", "plan"},  # the hub serves from a store, a kiosk commits into one
     "store": {"plan"},
     "planning": {"plan"},
     "app": {"render", "touch", "sync", "store", "plan"},
