@@ -124,3 +124,103 @@ def dicom_seg(ct_dir, affine, segments, out, *, fractional=False, frame_of_refer
         seg.FrameOfReferenceUID = frame_of_reference
     seg.save_as(str(out))
     return Path(out)
+
+
+def rtstruct(ct_dir, affine, rois, out, *, frame_of_reference=None, points=64, z_shift=0.0):
+    """An RT Structure Set written with pydicom on the CT in `ct_dir`.
+
+    `rois`: (name, centre LPS, radius mm, display colour 0..255): spheres drawn as one CLOSED_PLANAR
+    polygon of `points` vertices on every CT slice they cut (as a planning system draws them).
+    `z_shift` moves every contour off its slice (a structure set drawn on another grid)."""
+    import pydicom
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.sequence import Sequence
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    sources = ct_datasets(ct_dir)
+    ct = sources[0]
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.481.3"
+    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
+    for key in ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyInstanceUID"):
+        setattr(ds, key, getattr(ct, key, ""))
+    ds.Modality = "RTSTRUCT"
+    ds.SeriesInstanceUID = generate_uid()
+    ds.StructureSetLabel = "Test"
+    ds.StructureSetDate = "20250101"
+    ref = Dataset()
+    ref.FrameOfReferenceUID = frame_of_reference or ct.FrameOfReferenceUID
+    series = Dataset()
+    series.SeriesInstanceUID = ct.SeriesInstanceUID
+    series.ContourImageSequence = Sequence([_image_ref(s) for s in sources])
+    study = Dataset()
+    study.ReferencedSOPClassUID = "1.2.840.10008.3.1.2.3.1"
+    study.ReferencedSOPInstanceUID = ct.StudyInstanceUID
+    study.RTReferencedSeriesSequence = Sequence([series])
+    ref.RTReferencedStudySequence = Sequence([study])
+    ds.ReferencedFrameOfReferenceSequence = Sequence([ref])
+    ds.StructureSetROISequence = Sequence()
+    ds.ROIContourSequence = Sequence()
+    ds.RTROIObservationsSequence = Sequence()
+    for n, (name, centre, radius, colour) in enumerate(rois, 1):
+        roi = Dataset()
+        roi.ROINumber = n
+        roi.ReferencedFrameOfReferenceUID = ref.FrameOfReferenceUID
+        roi.ROIName = name
+        roi.ROIGenerationAlgorithm = "MANUAL"
+        ds.StructureSetROISequence.append(roi)
+        item = Dataset()
+        item.ROIDisplayColor = list(colour)
+        item.ReferencedROINumber = n
+        item.ContourSequence = Sequence(_sphere_contours(sources, centre, radius, points, z_shift))
+        ds.ROIContourSequence.append(item)
+        obs = Dataset()
+        obs.ObservationNumber = n
+        obs.ReferencedROINumber = n
+        obs.RTROIInterpretedType = "ORGAN"
+        obs.ROIInterpreter = ""
+        ds.RTROIObservationsSequence.append(obs)
+    pydicom.dcmwrite(str(out), ds, enforce_file_format=True)
+    return Path(out)
+
+
+def _image_ref(ds):
+    from pydicom.dataset import Dataset
+
+    item = Dataset()
+    item.ReferencedSOPClassUID = ds.SOPClassUID
+    item.ReferencedSOPInstanceUID = ds.SOPInstanceUID
+    return item
+
+
+def _sphere_contours(sources, centre, radius, points, z_shift):
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    out = []
+    angles = np.linspace(0.0, 2 * np.pi, points, endpoint=False)
+    for s in sources:
+        z = float(s.ImagePositionPatient[2])
+        dz = z - centre[2]
+        if abs(dz) >= radius:
+            continue
+        r = np.sqrt(radius**2 - dz**2)
+        pts = np.stack(
+            [
+                centre[0] + r * np.cos(angles),
+                centre[1] + r * np.sin(angles),
+                np.full(points, z + z_shift),
+            ],
+            axis=1,
+        )
+        c = Dataset()
+        c.ContourImageSequence = Sequence([_image_ref(s)])
+        c.ContourGeometricType = "CLOSED_PLANAR"
+        c.NumberOfContourPoints = points
+        c.ContourData = [f"{v:.3f}" for v in pts.ravel()]
+        out.append(c)
+    return out

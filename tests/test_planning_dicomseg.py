@@ -126,7 +126,7 @@ def test_fractional_seg_is_thresholded_with_a_note(phantom, tmp_path):
         tmp_path / "frac.dcm",
         fractional=True,
     )
-    read = read_label_source(seg_path, volume)
+    (read,) = read_label_source(seg_path, volume)
     assert [s.name for s in read.segments] == ["Soft"]
     assert np.array_equal(_on_grid(read, 0, lv), lv.array == 3)
     assert any("thresholded at 0.5" in n for n in read.notes)

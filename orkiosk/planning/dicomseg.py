@@ -76,7 +76,7 @@ def read_dicom_seg(path, volume: Volume) -> LabelVolume:
             raise LabelError(f"{p}: every segment of the DICOM SEG is empty")
         segments = tuple(replace(segments[n], layer=m) for m, n in enumerate(keep))
         layers = layers[keep]
-    return LabelVolume(str(p), layers, affine, segments, tuple(notes))
+    return LabelVolume(str(p), layers, affine, segments, tuple(notes), kind="seg")
 
 
 def _segment(seg, number: int, layer: int, path: Path) -> Segment:

@@ -50,6 +50,7 @@ class LabelVolume:
     affine: np.ndarray  # (i, j, k, 1) -> LPS mm
     segments: tuple[Segment, ...] = field(default_factory=tuple)
     notes: tuple[str, ...] = ()
+    kind: str = "labelmap"  # or "seg" (DICOM SEG), "rtstruct", "scene" (one layer per segment)
 
     def layer(self, n: int) -> np.ndarray:
         return self.array if self.array.ndim == 3 else self.array[n]

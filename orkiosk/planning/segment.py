@@ -23,6 +23,7 @@ from orkiosk.planning.specs import SegmentError, StructureSpec
 
 FULL = np.ones((3, 3, 3), dtype=bool)  # 26-connectivity
 FACE = None  # scipy's default: 6-connectivity
+LABEL_SIGMA = 0.5  # voxels: the blur of a labelmap mask before its surface is taken
 
 
 @dataclass(frozen=True, eq=False)
@@ -207,8 +208,10 @@ def segment_labels(
         for s, dim in zip(box, arr.shape, strict=True)
     )
     sub = mask[box].astype(np.float32)
-    # A light blur turns the staircase of a binary mask into a smooth sub-voxel surface.
-    field = ndimage.gaussian_filter(sub, sigma=0.7, mode="constant", truncate=2.0) - 0.5
+    # A light blur turns the staircase of a binary mask into a smooth sub-voxel surface. It also
+    # pulls a curved surface inwards (about sigma^2 / radius): sigma 0.5 voxel keeps a sphere of
+    # r = 10 mm on 1.8 mm voxels within 2.2 % of its volume (0.7 lost 4.9 %).
+    field = ndimage.gaussian_filter(sub, sigma=LABEL_SIGMA, mode="constant", truncate=2.0) - 0.5
     spacing = np.linalg.norm(labels.affine[:3, :3], axis=0)
     voxels = int(mask[box].sum())
     return Segmentation(

@@ -21,13 +21,14 @@ def is_dicom(path: Path) -> bool:
         return False
 
 
-def read_label_source(path, volume: Volume) -> LabelVolume:
-    """Any --labels file as a LabelVolume (its own grid, affine to LPS mm)."""
+def read_label_source(path, volume: Volume) -> list[LabelVolume]:
+    """Any --labels file as label volumes (each on its own grid, affine to LPS mm): one for a
+    labelmap or SEG, one per ROI for an RTSTRUCT (cropped, so many ROIs stay small)."""
     p = Path(path)
     if not p.is_file():
         raise LabelError(f"{p}: no such label file")
     if not is_dicom(p):
-        return read_labels(p)
+        return [read_labels(p)]
     import pydicom
     from pydicom.errors import InvalidDicomError
 
@@ -40,7 +41,11 @@ def read_label_source(path, volume: Volume) -> LabelVolume:
     if sop == SEG_SOP_CLASS:
         from orkiosk.planning.dicomseg import read_dicom_seg
 
-        return read_dicom_seg(p, volume)
+        return [read_dicom_seg(p, volume)]
+    if sop == RTSTRUCT_SOP_CLASS:
+        from orkiosk.planning.rtstruct import read_rtstruct
+
+        return read_rtstruct(p, volume)
     name = getattr(uid, "name", "") or sop or "no SOP Class"
     raise LabelError(
         f"{p}: a DICOM {name} object is not a segmentation; --labels takes DICOM SEG or RTSTRUCT "

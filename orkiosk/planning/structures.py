@@ -61,22 +61,29 @@ def segmentation_jobs(
     jobs = [(s, lambda s=s: seg.segment_threshold(volume, s), "threshold") for s in specs]
     for path in label_paths:
         with watch("labels"):
-            lv = read_label_source(path, volume)
-        if notes is not None:
-            notes.extend(lv.notes)
-        lo_hi = label_bounds(lv)
-        check_overlap(volume, f"{path}", *lo_hi)
-        for layer, value, spec in seg.label_specs(lv, len(specs)):
-            if value in label_names:
-                name, color = label_names[value]
-                spec = replace(spec, name=name, color=color or spec.color)
-            jobs.append(
-                (
-                    spec,
-                    lambda lv=lv, v=value, s=spec, la=layer: seg.segment_labels(lv, v, s, la),
-                    f"labels {Path(path).name}",
-                )
+            volumes = read_label_source(path, volume)
+        for lv in volumes:
+            if notes is not None:
+                notes.extend(lv.notes)
+            jobs += _label_jobs(volume, lv, path, len(jobs), label_names)
+    return jobs
+
+
+def _label_jobs(volume: Volume, lv, path, start: int, label_names) -> list[tuple]:
+    """(spec, make-segmentation, source) for each segment of one label volume."""
+    check_overlap(volume, f"{path}", *label_bounds(lv))
+    jobs = []
+    for layer, value, spec in seg.label_specs(lv, start):
+        if value in label_names and lv.kind == "labelmap":  # --label names label values
+            name, color = label_names[value]
+            spec = replace(spec, name=name, color=color or spec.color)
+        jobs.append(
+            (
+                spec,
+                lambda lv=lv, v=value, s=spec, la=layer: seg.segment_labels(lv, v, s, la),
+                f"labels {Path(path).name}",
             )
+        )
     return jobs
 
 
