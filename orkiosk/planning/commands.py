@@ -15,10 +15,20 @@ structures (all may be repeated and mixed; without any, a CT gets --preset skin 
   --structure NAME:LOW[:HIGH][:COLOUR]
                            a threshold structure for any modality, e.g. Lesion:60:160:orange
                            (LOW or HIGH may be empty; COLOUR a name, #rrggbb or r,g,b)
-  --labels FILE            a labelmap made elsewhere (.nrrd, .seg.nrrd, .nii, .nii.gz); every
-                           label becomes a structure, named from the file or with --label
-  --mesh NAME=FILE[:RAS]   a mesh made elsewhere (.stl, .obj, .ply), mm, LPS unless the file
-                           header (3D Slicer's SPACE=) or :RAS says otherwise
+  --labels FILE            a segmentation made elsewhere: a labelmap (.nrrd, 3D Slicer .seg.nrrd,
+                           .nii, .nii.gz), a DICOM SEG or a DICOM RTSTRUCT (told apart by content);
+                           every label, segment or ROI becomes a structure, named and coloured
+                           from the file (or with --label for labelmap values); DICOM SEG and
+                           RTSTRUCT must share the CT's Frame of Reference and series
+  --mesh NAME=FILE[:RAS]   a mesh made elsewhere (.stl, .obj, .ply; .vtk/.vtp with orkiosk[vtk]),
+                           mm, LPS unless the file header (3D Slicer's SPACE=) or :RAS says so
+  --scene FILE.mrb         a 3D Slicer scene bundle: its models, segmentations and markups with
+                           their display colour, opacity and visibility; nodes under a transform
+                           must be hardened first (Data module: Harden transform)
+
+colours: given and stored colours are sRGB (as 3D Slicer and DICOM show them); the package holds
+them as linear RGB (glTF's baseColorFactor), so a structure looks the same in 3D Slicer, a glTF
+viewer and the kiosk.
 
 coordinates: patient LPS millimetres (x to the patient's left, y posterior, z superior), as in
 DICOM. 3D Slicer shows RAS: use --coords RAS for points copied from its screen. Markups files
@@ -91,7 +101,15 @@ def _add_structure_args(g) -> None:
         default=[],
         type=Path,
         metavar="FILE",
-        help="labelmap (.nrrd/.seg.nrrd/.nii/.nii.gz)",
+        help="segmentation: labelmap (.nrrd/.seg.nrrd/.nii/.nii.gz), DICOM SEG or RTSTRUCT",
+    )
+    g.add_argument(
+        "--scene",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE.mrb",
+        help="3D Slicer scene bundle: models, segmentations and markups (see below)",
     )
     g.add_argument(
         "--label",
@@ -223,6 +241,7 @@ def run_build(args) -> int:
         presets=args.preset,
         structures=args.structure,
         labels=args.labels,
+        scenes=args.scene,
         label_names=args.label,
         meshes=args.mesh,
         markups=args.markups,

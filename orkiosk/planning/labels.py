@@ -41,6 +41,7 @@ class Segment:
     terminology: str = ""  # e.g. the type's code meaning from a Slicer terminology entry
     opacity: float | None = None  # display opacity given by the source (scene, SEG), or None
     visible: bool = True
+    key: str = ""  # the segment's id in its file (3D Slicer's Segment_1...), for scene overrides
 
 
 @dataclass(frozen=True, eq=False)
@@ -174,6 +175,7 @@ def _read_slicer_seg(path: Path) -> LabelVolume:
                 color=tuple(float(c) for c in color[:3]) if color else None,
                 layer=int(s.get("layer", 0)),
                 terminology=str((term.get("type") or ["", "", ""])[2] or ""),
+                key=str(s.get("id", "")),
             )
         )
     nlayers = 1 if array.ndim == 3 else array.shape[0]

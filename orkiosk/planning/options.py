@@ -34,6 +34,7 @@ class BuildOptions:
     labels: list[Path] = field(default_factory=list)
     label_names: list[str] = field(default_factory=list)  # VALUE:NAME[:COLOUR]
     meshes: list[str] = field(default_factory=list)  # NAME=FILE[:RAS|:LPS]
+    scenes: list[Path] = field(default_factory=list)  # 3D Slicer .mrb bundles
     markups: list[Path] = field(default_factory=list)
     trajectories: list[str] = field(default_factory=list)
     landmarks: list[str] = field(default_factory=list)

@@ -14,7 +14,8 @@ declared laterality must agree with the side of the trajectory targets.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from orkiosk.plan.model import Plan
@@ -32,6 +33,7 @@ from orkiosk.planning.options import (
     structure_specs,
 )
 from orkiosk.planning.progress import Progress, Stopwatch
+from orkiosk.planning.scene import read_scene
 from orkiosk.planning.specs import StructureSpec, preset
 from orkiosk.planning.structures import StructureResult, build_structures, segmentation_jobs
 
@@ -48,28 +50,39 @@ class BuildResult:
 
 
 def run_build(opts: BuildOptions, progress: Progress | None = None) -> BuildResult:
+    progress = progress or Progress(enabled=False)
+    laterality = check_options(opts)
+    with tempfile.TemporaryDirectory(prefix="orkiosk-scene-") as tmp:
+        return _run(opts, progress, laterality, Path(tmp))
+
+
+def _run(opts: BuildOptions, progress: Progress, laterality: str, tmp: Path) -> BuildResult:
     from orkiosk.plan.package import load_package
 
-    progress = progress or Progress(enabled=False)
     watch = Stopwatch()
-    laterality = check_options(opts)
     # Everything given on the command line is parsed before the long work starts.
     specs = structure_specs(opts)
     label_names = label_overrides(opts.label_names)
-    meshes = mesh_args(opts.meshes)
+    meshes = [(*m, None) for m in mesh_args(opts.meshes)]
+    with watch("scene"):
+        scenes = [read_scene(path, tmp / f"scene{n}") for n, path in enumerate(opts.scenes)]
+    for sc in scenes:
+        meshes += [(m.name, m.path, m.space, (m.color, m.opacity, m.visible)) for m in sc.models]
+    opts = replace(opts, markups=[*opts.markups, *(f for sc in scenes for f in sc.markups)])
     items = collect_plan_items(opts)
 
     with watch("read"):
         volume = read_series(opts.dicom_dir, opts.series, progress.update)
     progress.clear()
-    notes = list(volume.notes)
-    if not specs and not opts.labels and not meshes:
+    notes = list(volume.notes) + [n for sc in scenes for n in sc.notes]
+    scene_labels = [lv for sc in scenes for lv in sc.labels]
+    if not specs and not opts.labels and not meshes and not scene_labels:
         specs = _default_presets(volume)
         notes.append("no structures asked for: built the CT presets skin and bone")
     check_items_inside(volume, items)
     notes += check_laterality(laterality, items)
 
-    jobs = segmentation_jobs(volume, specs, opts.labels, label_names, watch, notes)
+    jobs = segmentation_jobs(volume, specs, opts.labels, label_names, watch, notes, scene_labels)
     built = build_structures(jobs, meshes, volume, opts, progress, watch)
     notes += built.notes
     plan = make_plan(opts, volume.info, laterality, built.structures, items)

@@ -55,6 +55,7 @@ def segmentation_jobs(
     label_names: dict[int, tuple[str, tuple | None]],
     watch: Stopwatch,
     notes: list[str] | None = None,
+    more: list | None = None,
 ) -> list[tuple]:
     """Work list: (spec, make-segmentation, source) for thresholds and the labels of each file
     (labelmaps, DICOM SEG, RTSTRUCT); what the readers had to say goes to `notes`."""
@@ -66,6 +67,8 @@ def segmentation_jobs(
             if notes is not None:
                 notes.extend(lv.notes)
             jobs += _label_jobs(volume, lv, path, len(jobs), label_names)
+    for lv in more or []:  # segmentations of 3D Slicer scenes
+        jobs += _label_jobs(volume, lv, lv.path, len(jobs), label_names)
     return jobs
 
 
@@ -89,7 +92,7 @@ def _label_jobs(volume: Volume, lv, path, start: int, label_names) -> list[tuple
 
 def build_structures(
     jobs: list[tuple],
-    meshes: list[tuple[str, Path, str | None]],
+    meshes: list[tuple],  # (name, path, space or None, (sRGB or None, opacity, visible) or None)
     volume: Volume,
     opts: BuildOptions,
     progress: Progress,
@@ -105,9 +108,9 @@ def build_structures(
             segm = make()
         progress.update(f"structure {spec.name}: surface", n, steps)
         _add_surface(built, spec, segm, source, opts.smooth, watch)
-    for m, (name, path, space) in enumerate(meshes):
+    for m, (name, path, space, look) in enumerate(meshes):
         progress.update(f"mesh {name}", len(jobs) + m, steps)
-        _imported(built, name, path, space, volume, opts.triangles, watch)
+        _imported(built, name, path, space, volume, opts.triangles, watch, look)
     progress.update("writing the package", steps, steps)
     progress.clear()
     return built
@@ -141,7 +144,7 @@ def _add_surface(built: Built, spec, segm, source: str, smooth: int, watch: Stop
         )
 
 
-def _imported(built: Built, name, path, space, volume, triangles, watch: Stopwatch) -> None:
+def _imported(built: Built, name, path, space, volume, triangles, watch, look=None) -> None:
     """A mesh file as a structure: checked against the volume, decimated to the budget."""
     with watch("meshes"):
         mesh, used_space = read_mesh_file(path, space)
@@ -158,8 +161,10 @@ def _imported(built: Built, name, path, space, volume, triangles, watch: Stopwat
     cat, critical = category(name)
     n = len(built.structures)
     color = linear(NAMED[name.lower()]) if name.lower() in NAMED else palette(n)
+    srgb, opacity, visible = look or (None, 1.0, True)
+    color = linear(srgb) if srgb else color  # a scene's display colour is sRGB
     built.meshes[sid] = mesh
-    built.structures.append(make_structure(sid, name, color, 1.0, cat, critical))
+    built.structures.append(make_structure(sid, name, color, opacity, cat, critical, visible))
     built.results.append(
         StructureResult(
             sid,
