@@ -28,7 +28,20 @@ def register(sub) -> None:
     p.add_argument("--trust", type=Path, metavar="KEYDIR", help="trusted planner keys (*.pub)")
     p.add_argument("--require-signature", action="store_true", default=None)
     p.add_argument("--mouse", action="store_true", default=None, help="also accept a mouse")
+    p.add_argument(
+        "--headless",
+        action="store_true",
+        help="no window: the same sync receiver, store and verification (renders once on EGL)",
+    )
+    p.add_argument("--hub", metavar="tcp://HOST:PORT", help="follow this planning hub's plans")
+    p.add_argument("--hub-key", type=Path, metavar="HUB.pub", help="the hub's public identity")
+    p.add_argument("--identity", type=Path, metavar="DIR/NAME", help="this kiosk's identity")
+    p.add_argument("--room", help="the OR room whose plan this kiosk follows")
     p.set_defaults(func=run)
+
+    from orkiosk.app.syncrun import register_hub
+
+    register_hub(sub)
 
 
 def parse_size(text: str | None) -> tuple[int | None, int | None]:
@@ -46,7 +59,7 @@ def parse_size(text: str | None) -> tuple[int | None, int | None]:
 
 
 def run(args) -> int:
-    from orkiosk.app.settings import load_settings, with_overrides
+    from orkiosk.app.settings import SettingsError, load_settings, with_overrides
 
     width, height = parse_size(args.size)
     settings = with_overrides(
@@ -61,7 +74,17 @@ def run(args) -> int:
         require_signature=args.require_signature,
         mouse=args.mouse,
         plan=args.package,
+        hub=args.hub,
+        hub_key=args.hub_key,
+        identity=args.identity,
+        room=args.room,
     )
+    if args.headless:
+        from orkiosk.app.syncrun import run_headless
+
+        if not settings.hub:
+            raise SettingsError("--headless needs --hub (or [sync] hub in the settings)")
+        return run_headless(settings)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -22,12 +22,21 @@
     device = ""                               # e.g. "/dev/input/event5" (mtdev); "" = probe sysfs
     mouse = false                             # also accept a mouse (development)
 
+    [sync]                                    # plans from the planning hub (orkiosk hub)
+    hub = "tcp://planning.example:7400"       # the hub's address ("" = no sync)
+    hub_key = "/etc/orkiosk/hub.pub"          # the hub's public identity file
+    identity = "/etc/orkiosk/or-3"           # this kiosk's identity (or-3.key, or-3.pub)
+    room = "OR-3"                             # the OR room whose plan this kiosk follows
+    heartbeat_s = 1.0                         # asks the hub this often
+    stale_after_s = 10.0                      # "hub not heard" banner after this long
+
     [gestures]                                # see orkiosk.touch.settings.GestureSettings
     tap_slop_mm = 7.0
 
 Environment: ORKIOSK_SETTINGS (file), ORKIOSK_PLAN, ORKIOSK_STATE, ORKIOSK_WATCH,
 ORKIOSK_CONTROL_SOCKET, ORKIOSK_TRUST, ORKIOSK_REQUIRE_SIGNATURE, ORKIOSK_WINDOWED,
-ORKIOSK_TOUCH_DEVICE, ORKIOSK_MOUSE, ORKIOSK_PANEL_DIAGONAL_IN, ORKIOSK_PANEL_DPI.
+ORKIOSK_TOUCH_DEVICE, ORKIOSK_MOUSE, ORKIOSK_PANEL_DIAGONAL_IN, ORKIOSK_PANEL_DPI, ORKIOSK_HUB,
+ORKIOSK_HUB_KEY, ORKIOSK_IDENTITY, ORKIOSK_ROOM.
 
 The panel's real size matters: everything on the OR screen is sized in millimetres (type readable
 from two metres, touch targets >= 15 mm), and what a display reports about its size is often
@@ -72,6 +81,12 @@ class KioskSettings:
     touch_device: str = ""
     mouse: bool = False
     gestures: GestureSettings = field(default_factory=GestureSettings)
+    hub: str = ""
+    hub_key: Path | None = None
+    identity: Path | None = None
+    room: str = ""
+    heartbeat_s: float = 1.0
+    stale_after_s: float = 10.0
 
 
 _SECTIONS = {
@@ -94,10 +109,22 @@ _SECTIONS = {
         "panel_dpi": float,
     },
     "touch": {"device": str, "mouse": bool},
+    "sync": {
+        "hub": str,
+        "hub_key": Path,
+        "identity": Path,
+        "room": str,
+        "heartbeat_s": float,
+        "stale_after_s": float,
+    },
 }
 _ENV = {
     "ORKIOSK_PLAN": ("plan", Path),
     "ORKIOSK_STATE": ("state", Path),
+    "ORKIOSK_HUB": ("hub", str),
+    "ORKIOSK_HUB_KEY": ("hub_key", Path),
+    "ORKIOSK_IDENTITY": ("identity", Path),
+    "ORKIOSK_ROOM": ("room", str),
     "ORKIOSK_WATCH": ("watch", Path),
     "ORKIOSK_CONTROL_SOCKET": ("control_socket", Path),
     "ORKIOSK_TRUST": ("trust", Path),

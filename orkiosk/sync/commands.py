@@ -1,4 +1,5 @@
-"""Identity and sync commands: keygen, hub, push. pyzmq is imported only when one runs."""
+"""Identity and planner commands: keygen, push. pyzmq is imported only when one runs.
+(`orkiosk hub` and `orkiosk run --hub` join sync to the plan store: orkiosk.app.syncrun.)"""
 
 from __future__ import annotations
 
@@ -19,6 +20,23 @@ def register(sub) -> None:
     p.add_argument("--name", default="planner", help="identity name (default: planner)")
     p.set_defaults(func=run_keygen)
 
+    p = sub.add_parser(
+        "push",
+        help="publish a signed package to an OR room through the hub",
+        description="Upload PKG to the hub for ROOM and print one line per kiosk of the room as "
+        "it answers (shown vN / waiting for confirmation / refused: reason). Exit 0 once the "
+        "hub accepted the plan; non-zero with the reason when it refused it.",
+    )
+    p.add_argument("package", type=Path)
+    p.add_argument("--hub", required=True, metavar="tcp://HOST:PORT")
+    p.add_argument("--hub-key", type=Path, required=True, metavar="HUB.pub")
+    p.add_argument("--identity", type=Path, required=True, metavar="DIR/NAME")
+    p.add_argument("--room", required=True)
+    p.add_argument(
+        "--wait", type=float, default=20.0, metavar="S", help="wait for kiosk answers (20 s)"
+    )
+    p.set_defaults(func=run_push)
+
 
 def run_keygen(args) -> int:
     from orkiosk.sync.keys import generate_identity
@@ -27,3 +45,25 @@ def run_keygen(args) -> int:
     print(f"private identity {priv} (mode 0600; never leaves this machine)")
     print(f"public identity  {pub} (hand this file to the others; see README, key exchange)")
     return 0
+
+
+def run_push(args) -> int:
+    from orkiosk.sync.codec import _WORD
+    from orkiosk.sync.keys import SyncError, load_identity, load_public_curve
+    from orkiosk.sync.planner import Pusher
+
+    if not _WORD.fullmatch(args.room):
+        raise SyncError(f"--room {args.room!r}: use a short word (letters, digits, '.', '_', '-')")
+    if args.wait < 0:
+        raise SyncError("--wait must not be negative")
+    me = load_identity(args.identity)
+    pusher = Pusher(
+        args.hub,
+        load_public_curve(args.hub_key, "--hub-key"),
+        me,
+        lambda line: print(line, flush=True),
+    )
+    try:
+        return pusher.push(args.package, args.room, args.wait)
+    finally:
+        pusher.close()

@@ -1,0 +1,279 @@
+"""The kiosk's side of sync: a DEALER on its own thread that keeps the room's plan.
+
+It asks the hub for the room's state on connect, on every heartbeat and on a notice; fetches
+what it lacks file by file in chunks by offset with a bounded window of credit into the store's
+staging folder (files already staged are skipped, a partial file resumes at its size); then hands
+the staged folder to `deliver` and sends the hub its answer. The socket never leaves this thread:
+other threads report late answers through `answer()`, which wakes the loop through a pipe.
+
+deliver(folder, state) -> Outcome | None runs on this thread; None means "the answer comes later
+through answer()" (the windowed kiosk answers once its screen has decided).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import zmq
+
+from orkiosk.sync import codec
+from orkiosk.sync.keys import Identity
+from orkiosk.sync.link import HEARTBEAT_S, client_socket, recv_client, send
+
+log = logging.getLogger("orkiosk.receiver")
+WINDOW = 4
+STALL_S = 5.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    outcome: str  # shown / confirm / refused
+    case_id: str
+    plan_version: int
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Link:
+    """What the status line shows: connected or not, and when the hub was last heard."""
+
+    connected: bool
+    last_heard: float | None  # time.time() of the last message, None = never
+
+
+@dataclass
+class _Fetch:
+    state: codec.State
+    todo: list  # (path, offset, length) not yet requested
+    pending: set  # (path, offset) requested
+    last: float
+
+
+class Receiver:
+    def __init__(
+        self,
+        hub: str,
+        hub_key: bytes,
+        me: Identity,
+        room: str,
+        store,
+        deliver: Callable[[Path, codec.State], Outcome | None],
+        on_link: Callable[[Link], None] | None = None,
+        heartbeat_s: float = HEARTBEAT_S,
+    ):
+        self.hub, self.hub_key, self.me, self.room = hub, hub_key, me, room
+        self.store = store  # orkiosk.store.PlanStore (injected: sync does not import it)
+        self.deliver = deliver
+        self.on_link = on_link or (lambda link: None)
+        self.heartbeat_s = heartbeat_s
+        self._stop = threading.Event()
+        self._answers: queue.Queue = queue.Queue()
+        self._wake_r, self._wake_w = os.pipe()
+        self._thread = threading.Thread(target=self._run, name="orkiosk-sync", daemon=True)
+        self.outcomes: dict[str, Outcome] = {}  # by sha: what this kiosk did with each plan
+        self._sent: set = set()  # shas answered on this connection
+        self._fetch: _Fetch | None = None
+        self._heard: float | None = None
+        self._connected = False
+
+    def start(self) -> Receiver:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        os.write(self._wake_w, b"x")
+        self._thread.join(timeout=5)
+        for fd in (self._wake_r, self._wake_w):
+            os.close(fd)
+
+    def answer(self, sha: str, outcome: Outcome) -> None:
+        """From any thread: the final answer about a plan delivered earlier."""
+        self._answers.put((sha, outcome))
+        os.write(self._wake_w, b"x")
+
+    # ------------------------------------------------------------ the loop
+    def _run(self) -> None:
+        ctx = zmq.Context()
+        sock = None
+        try:
+            while not self._stop.is_set():
+                sock = client_socket(ctx, self.hub, self.hub_key, self.me, self.heartbeat_s)
+                self._sent.clear()
+                self._loop(sock)
+                sock.close(0)
+                sock = None
+        except Exception:  # never a silent death: the status line then says "no hub"
+            log.exception("sync receiver stopped")
+            self._link(False)
+        finally:
+            if sock is not None:
+                sock.close(0)
+            ctx.term()
+
+    def _loop(self, sock) -> None:
+        """Serve one connection; returns to reconnect (after an Error or garbage from the hub)."""
+        poller = zmq.Poller()
+        poller.register(sock, zmq.POLLIN)
+        poller.register(self._wake_r, zmq.POLLIN)
+        send(sock, codec.GetState(self.room))
+        beat = time.monotonic() + self.heartbeat_s
+        while not self._stop.is_set():
+            events = dict(poller.poll(max(1, int((beat - time.monotonic()) * 1000))))
+            if self._wake_r in events:
+                os.read(self._wake_r, 4096)
+                self._drain_answers(sock)
+            if sock in events:
+                for _ in range(64):
+                    try:
+                        msg = recv_client(sock)
+                    except zmq.Again:
+                        break
+                    except codec.ProtocolError as exc:
+                        log.warning("hub sent a malformed message (%s); reconnecting", exc)
+                        return
+                    self._heard = time.time()
+                    if isinstance(msg, codec.Error):
+                        log.warning("hub dropped this kiosk: %s; reconnecting", msg.reason)
+                        return
+                    self._on_message(sock, msg)
+            if time.monotonic() >= beat:
+                beat = time.monotonic() + self.heartbeat_s
+                send(sock, codec.GetState(self.room))
+                self._check_stall(sock)
+            self._link(self._heard is not None and time.time() - self._heard < 3 * self.heartbeat_s)
+
+    def _link(self, connected: bool) -> None:
+        self._connected = connected
+        self.on_link(Link(connected, self._heard))
+
+    def _drain_answers(self, sock) -> None:
+        while True:
+            try:
+                sha, outcome = self._answers.get_nowait()
+            except queue.Empty:
+                return
+            self.outcomes[sha] = outcome
+            self._sent.discard(sha)
+            self._send_answer(sock, sha)
+
+    def _send_answer(self, sock, sha: str) -> None:
+        o = self.outcomes.get(sha)
+        if o is None or sha in self._sent:
+            return
+        reason = o.reason[: codec.MAX_TEXT]
+        case_id = o.case_id[: codec.MAX_TEXT]
+        if send(sock, codec.Answer(self.room, sha, case_id, o.plan_version, o.outcome, reason)):
+            self._sent.add(sha)
+
+    # ------------------------------------------------------------ messages
+    def _on_message(self, sock, msg) -> None:
+        if isinstance(msg, codec.State):
+            self._on_state(sock, msg)
+        elif isinstance(msg, codec.Notice):
+            send(sock, codec.GetState(self.room))
+        elif isinstance(msg, codec.Chunk):
+            self._on_chunk(sock, msg)
+
+    def _on_state(self, sock, state: codec.State) -> None:
+        if state.room != self.room or not state.sha:
+            return
+        sha = state.sha
+        if sha in self.outcomes:
+            self._send_answer(sock, sha)
+            return
+        cur = self.store.current()
+        if cur is not None and cur.manifest_sha256 == sha:
+            self.outcomes[sha] = Outcome("shown", cur.case_id, cur.plan_version)
+            self._send_answer(sock, sha)
+            return
+        if self._fetch is not None and self._fetch.state.sha == sha:
+            return
+        self._start_fetch(sock, state)
+
+    def _start_fetch(self, sock, state: codec.State) -> None:
+        folder = self.store.staging_dir(state.sha)
+        staged = self.store.staged_files(state.sha)
+        todo = []
+        for path, size in state.files:
+            if staged.get(path) == size:
+                continue
+            part = _part(folder, path)
+            have = part.stat().st_size if part.exists() else 0
+            if have > size:
+                part.unlink()
+                have = 0
+            todo += [
+                (path, off, min(codec.CHUNK_MAX, size - off))
+                for off in range(have, size, codec.CHUNK_MAX)
+            ]
+            if size == 0:
+                _complete(folder, path)
+        log.info("fetching %s v%d: %d chunk(s)", state.case_id, state.plan_version, len(todo))
+        self._fetch = _Fetch(state, todo, set(), time.monotonic())
+        self._request(sock)
+
+    def _request(self, sock) -> None:
+        f = self._fetch
+        while f.todo and len(f.pending) < WINDOW:
+            path, off, length = f.todo.pop(0)
+            f.pending.add((path, off))
+            send(sock, codec.Fetch(f.state.sha, path, off, length))
+        if not f.todo and not f.pending:
+            self._finish(sock)
+
+    def _on_chunk(self, sock, msg: codec.Chunk) -> None:
+        f = self._fetch
+        if f is None or msg.sha != f.state.sha or (msg.path, msg.offset) not in f.pending:
+            return  # late or unasked: ignore
+        f.pending.discard((msg.path, msg.offset))
+        f.last = time.monotonic()
+        folder = self.store.staging_dir(msg.sha)
+        size = dict(f.state.files)[msg.path]
+        part = _part(folder, msg.path)
+        part.parent.mkdir(parents=True, exist_ok=True)
+        with open(part, "r+b" if part.exists() else "wb") as out:
+            out.seek(msg.offset)
+            out.write(msg.data)
+        if msg.offset + len(msg.data) >= size and part.stat().st_size == size:
+            _complete(folder, msg.path)
+        self._request(sock)
+
+    def _check_stall(self, sock) -> None:
+        f = self._fetch
+        if f is not None and f.pending and time.monotonic() - f.last > STALL_S:
+            log.info("fetch stalled; resuming from what is staged")
+            self._fetch = None
+            send(sock, codec.GetState(self.room))
+
+    def _finish(self, sock) -> None:
+        state, self._fetch = self._fetch.state, None
+        folder = self.store.staging_dir(state.sha)
+        try:
+            outcome = self.deliver(folder, state)
+        except Exception as exc:  # deliver must answer, not crash the receiver
+            log.error("delivering %s failed: %s", state.sha[:12], type(exc).__name__)
+            outcome = Outcome("refused", state.case_id, state.plan_version, "internal error")
+        if outcome is not None:
+            self.outcomes[state.sha] = outcome
+            self._send_answer(sock, state.sha)
+
+
+def _part(folder: Path, path: str) -> Path:
+    final = folder / path
+    return final.with_name(final.name + ".part")
+
+
+def _complete(folder: Path, path: str) -> None:
+    part = _part(folder, path)
+    part.parent.mkdir(parents=True, exist_ok=True)
+    if not part.exists():
+        part.touch()
+    os.replace(part, folder / path)

@@ -1,0 +1,140 @@
+"""The hub's plans: one plan store per OR room under STATEDIR/rooms/<room>/, uploads staged there,
+and the list of files a committed plan consists of (what kiosks may fetch).
+
+The store itself (orkiosk.store.PlanStore) is a sibling layer: the caller hands in `open_store`,
+a function from a folder to a store, so sync never imports it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orkiosk.plan.package import MANIFEST_NAME
+from orkiosk.plan.signing import SIG_NAME
+from orkiosk.sync import codec
+from orkiosk.sync.keys import SyncError
+
+ROOMS = "rooms"
+
+
+@dataclass
+class Upload:
+    """A planner's package arriving: declared files, where they go, which are complete."""
+
+    room: str
+    sha: str
+    case_id: str
+    plan_version: int
+    files: dict[str, int]
+    folder: Path
+    done: set = field(default_factory=set)
+
+    def write(self, path: str, offset: int, data: bytes) -> int:
+        """Append one chunk in order; returns the new end offset. Raises SyncError when the
+        chunk does not fit what was declared."""
+        size = self.files.get(path)
+        if size is None:
+            raise SyncError(f"put for {path}, which the push did not declare")
+        if path in self.done:
+            return size
+        final = self.folder / path
+        part = final.with_name(final.name + ".part")
+        have = part.stat().st_size if part.exists() else 0
+        if offset != have and offset != 0:
+            raise SyncError(f"put for {path} at {offset}, expected {have} (out of order)")
+        if offset + len(data) > size:
+            raise SyncError(f"put for {path} goes past its declared size {size}")
+        final.parent.mkdir(parents=True, exist_ok=True)
+        with open(part, "r+b" if offset and part.exists() else "wb") as f:
+            f.seek(offset)
+            f.write(data)
+        end = offset + len(data)
+        if end == size:
+            os.replace(part, final)
+            self.done.add(path)
+        return end
+
+    def manifest_matches(self) -> bool:
+        try:
+            digest = hashlib.sha256((self.folder / MANIFEST_NAME).read_bytes()).hexdigest()
+        except OSError:
+            return False
+        return digest == self.sha
+
+
+class Rooms:
+    def __init__(self, state_dir: Path, open_store: Callable[[Path], object]):
+        self.root = Path(state_dir) / ROOMS
+        self.open_store = open_store
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            names = sorted(p.name for p in self.root.iterdir() if p.is_dir())
+        except OSError as exc:
+            raise SyncError(f"--state {state_dir}: cannot use it ({exc.strerror})") from None
+        self.stores: dict = {}
+        for name in names:
+            if codec._WORD.fullmatch(name):
+                self.store(name)
+        self._files: dict[str, tuple] = {}
+
+    def store(self, room: str):
+        if room not in self.stores:
+            self.stores[room] = self.open_store(self.root / room)
+        return self.stores[room]
+
+    def current(self, room: str):
+        return self.store(room).current() if room in self.stores else None
+
+    def highest_version(self, case_id: str) -> int | None:
+        """The highest version of this case committed in any room (the hub's own record)."""
+        found = [s.highest_version(case_id) for s in self.stores.values()]
+        found = [v for v in found if v is not None]
+        return max(found) if found else None
+
+    def committed_files(self, sha: str) -> tuple[Path, tuple] | None:
+        """(folder, ((path, size), ...)) of a committed plan in any room, or None."""
+        for store in self.stores.values():
+            folder = store.find(sha)
+            if folder is None:
+                continue
+            if sha not in self._files:
+                self._files[sha] = _list_files(folder)
+            return folder, self._files[sha]
+        return None
+
+    def begin(self, msg: codec.Push) -> Upload:
+        store = self.store(msg.room)
+        folder = store.staging_dir(msg.sha)
+        up = Upload(msg.room, msg.sha, msg.case_id, msg.plan_version, dict(msg.files), folder)
+        staged = store.staged_files(msg.sha)
+        up.done = {p for p, size in msg.files if staged.get(p) == size}
+        return up
+
+    def commit(self, up: Upload, trusted):
+        """Verify (signature by a --planners key required) and commit; an OrkioskError (SyncError
+        or the store's own) says why not."""
+        missing = sorted(set(up.files) - up.done)
+        if missing:
+            raise SyncError(f"upload incomplete: {len(missing)} file(s) missing, e.g. {missing[0]}")
+        if not up.manifest_matches():
+            raise SyncError("plan.json does not match the SHA-256 the push announced")
+        return self.store(up.room).commit(up.folder, trusted=trusted, require_signature=True)
+
+
+def _list_files(folder: Path) -> tuple:
+    doc = json.loads((folder / MANIFEST_NAME).read_text("utf-8"))
+    names = [MANIFEST_NAME] + ([SIG_NAME] if (folder / SIG_NAME).is_file() else [])
+    names += [entry["path"] for entry in doc["files"]]
+    return tuple((n, (folder / n).stat().st_size) for n in names)
+
+
+def reason_of(exc: Exception) -> str:
+    """The decisive reason of a refusal, in one line, without local paths."""
+    text = getattr(exc, "headline", None) or str(exc)
+    if text.startswith("package ") and " refused: " in text:
+        text = text.split(" refused: ", 1)[1]
+    return " ".join(text.split())[: codec.MAX_TEXT]
