@@ -17,6 +17,7 @@ from pathlib import Path
 from conftest import small_plan
 from orkiosk.plan.package import write_package
 from orkiosk.plan.signing import sign_package
+from orkiosk.plan.synthetic import surface
 from orkiosk.sync.keys import generate_identity
 
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -25,7 +26,7 @@ ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
 class Proc:
     """A child process whose output lines are read on a thread (nothing blocks the test)."""
 
-    def __init__(self, args: list, name: str):
+    def __init__(self, args: list, name: str, env: dict | None = None):
         self.name = name
         self.lines: list[str] = []
         self._q: queue.Queue = queue.Queue()
@@ -34,7 +35,7 @@ class Proc:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            env=ENV,
+            env={**ENV, **(env or {})},
         )
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -124,7 +125,7 @@ class Net:
         self.endpoint = hub.wait_line(r"hub listening on (tcp://\S+)").group(1)
         return hub
 
-    def start_kiosk(self, name: str, room: str = "OR-1", trust: str = "trust") -> Proc:
+    def start_kiosk(self, name: str, room: str = "OR-1", trust: str = "trust", env=None) -> Proc:
         k = Proc(
             [
                 "run",
@@ -143,6 +144,7 @@ class Net:
                 self.state(name),
             ],
             name,
+            env,
         )
         self.procs.append(k)
         k.wait_line(rf"kiosk {name} in {room}:")
@@ -176,7 +178,7 @@ class Net:
             env=ENV,
         )
 
-    def push_proc(self, pkg: Path, room: str = "OR-1", who: str = "alice") -> Proc:
+    def push_proc(self, pkg: Path, room: str = "OR-1", who: str = "alice", env=None) -> Proc:
         p = Proc(
             [
                 "push",
@@ -193,13 +195,19 @@ class Net:
                 "30",
             ],
             "push",
+            env,
         )
         self.procs.append(p)
         return p
 
-    def package(self, version: int, signer: str | None = "alice", **changes) -> Path:
+    def package(
+        self, version: int, signer: str | None = "alice", big: bool = False, **changes
+    ) -> Path:
+        """A signed package; big: a ~8 MB head mesh (several 1 MiB chunks)."""
         plan, meshes = small_plan(plan_version=version, **changes)
-        tag = "-".join(f"{k}" for k in changes)
+        if big:
+            meshes["head"] = surface((0, 0, 0), (60, 70, 80), 400, 400)
+        tag = "-".join(f"{k}" for k in changes) + ("-big" if big else "")
         out = write_package(plan, meshes, self.root / "pkgs" / f"v{version}-{signer}{tag}")
         if signer:
             sign_package(out, self.keys / f"{signer}.key")

@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +27,8 @@ from orkiosk.sync.keys import Identity, SyncError
 from orkiosk.sync.link import HEARTBEAT_S, client_socket, recv_client, send
 
 WINDOW = 8
+# test hook: stop uploading after this many chunks (the tests SIGKILL a planner mid-upload)
+HOLD_ENV = "ORKIOSK_SYNC_HOLD_AFTER_CHUNKS"
 REPLY_TIMEOUT_S = 15.0
 COMMIT_TIMEOUT_S = 120.0
 WORDS = {"shown": "shown v{v}", "confirm": "waiting for confirmation", "refused": "refused: {r}"}
@@ -122,7 +126,8 @@ class Pusher:
             if path in have:
                 continue
             chunks += [(path, off) for off in range(0, size, codec.CHUNK_MAX)] or [(path, 0)]
-        pending = 0
+        pending = acked = 0
+        hold = int(os.environ.get(HOLD_ENV, "0") or 0)
         handles: dict[str, object] = {}
         stack = contextlib.ExitStack()
         try:
@@ -139,6 +144,10 @@ class Pusher:
                 msg = self._next(REPLY_TIMEOUT_S, "upload")
                 if isinstance(msg, codec.PutOk):
                     pending -= 1
+                    acked += 1
+                    if acked == hold:
+                        self.out(f"holding after {acked} chunks")
+                        threading.Event().wait()
                 elif isinstance(msg, codec.Refused):
                     raise SyncError(f"the hub refused the plan: {msg.reason}")
         except OSError as exc:

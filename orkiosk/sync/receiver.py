@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +31,8 @@ from orkiosk.sync.link import HEARTBEAT_S, client_socket, recv_client, send
 log = logging.getLogger("orkiosk.receiver")
 WINDOW = 4
 STALL_S = 5.0
+# test hook: stop asking for chunks after this many (the tests SIGKILL a kiosk mid-fetch)
+HOLD_ENV = "ORKIOSK_SYNC_HOLD_AFTER_CHUNKS"
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,8 @@ class Receiver:
         self._fetch: _Fetch | None = None
         self._heard: float | None = None
         self._connected = False
+        self._chunks = 0
+        self._hold = int(os.environ.get(HOLD_ENV, "0") or 0)
 
     def start(self) -> Receiver:
         self._thread.start()
@@ -201,6 +206,7 @@ class Receiver:
     def _start_fetch(self, sock, state: codec.State) -> None:
         folder = self.store.staging_dir(state.sha)
         staged = self.store.staged_files(state.sha)
+        staged.pop("plan.sig", None)  # not covered by the manifest's hash: always fetched
         todo = []
         for path, size in state.files:
             if staged.get(path) == size:
@@ -217,6 +223,7 @@ class Receiver:
             if size == 0:
                 _complete(folder, path)
         log.info("fetching %s v%d: %d chunk(s)", state.case_id, state.plan_version, len(todo))
+        print(f"fetching v{state.plan_version}: {len(todo)} chunk(s)", flush=True)
         self._fetch = _Fetch(state, todo, set(), time.monotonic())
         self._request(sock)
 
@@ -235,6 +242,7 @@ class Receiver:
             return  # late or unasked: ignore
         f.pending.discard((msg.path, msg.offset))
         f.last = time.monotonic()
+        self._chunks += 1
         folder = self.store.staging_dir(msg.sha)
         size = dict(f.state.files)[msg.path]
         part = _part(folder, msg.path)
@@ -244,6 +252,10 @@ class Receiver:
             out.write(msg.data)
         if msg.offset + len(msg.data) >= size and part.stat().st_size == size:
             _complete(folder, msg.path)
+        if self._hold and self._chunks >= self._hold:
+            print(f"holding after {self._chunks} chunks", flush=True)
+            self._fetch = None
+            return
         self._request(sock)
 
     def _check_stall(self, sock) -> None:
@@ -261,6 +273,8 @@ class Receiver:
         except Exception as exc:  # deliver must answer, not crash the receiver
             log.error("delivering %s failed: %s", state.sha[:12], type(exc).__name__)
             outcome = Outcome("refused", state.case_id, state.plan_version, "internal error")
+        if outcome is not None and outcome.outcome == "refused":
+            shutil.rmtree(folder, ignore_errors=True)  # not resumed: a retry fetches afresh
         if outcome is not None:
             self.outcomes[state.sha] = outcome
             self._send_answer(sock, state.sha)

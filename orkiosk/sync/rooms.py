@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,6 +112,8 @@ class Rooms:
         folder = store.staging_dir(msg.sha)
         up = Upload(msg.room, msg.sha, msg.case_id, msg.plan_version, dict(msg.files), folder)
         staged = store.staged_files(msg.sha)
+        # plan.sig is not covered by the manifest's hash: never reuse a staged one
+        staged.pop(SIG_NAME, None)
         up.done = {p for p, size in msg.files if staged.get(p) == size}
         return up
 
@@ -120,9 +123,13 @@ class Rooms:
         missing = sorted(set(up.files) - up.done)
         if missing:
             raise SyncError(f"upload incomplete: {len(missing)} file(s) missing, e.g. {missing[0]}")
-        if not up.manifest_matches():
-            raise SyncError("plan.json does not match the SHA-256 the push announced")
-        return self.store(up.room).commit(up.folder, trusted=trusted, require_signature=True)
+        try:
+            if not up.manifest_matches():
+                raise SyncError("plan.json does not match the SHA-256 the push announced")
+            return self.store(up.room).commit(up.folder, trusted=trusted, require_signature=True)
+        except Exception:
+            shutil.rmtree(up.folder, ignore_errors=True)  # a refused upload is not resumed
+            raise
 
 
 def _list_files(folder: Path) -> tuple:
