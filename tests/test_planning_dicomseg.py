@@ -11,8 +11,8 @@ import pytest
 from phantoms import dicom_seg
 
 from orkiosk.cli import main
+from orkiosk.plan.colors import linear
 from orkiosk.plan.package import load_package
-from orkiosk.planning.colors import linear
 from orkiosk.planning.dicom.series import read_series
 from orkiosk.planning.dicomseg import read_dicom_seg
 from orkiosk.planning.labels import LabelError, read_labels

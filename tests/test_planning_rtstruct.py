@@ -9,9 +9,9 @@ import pytest
 from phantoms import rtstruct
 
 from orkiosk.cli import main
+from orkiosk.plan.colors import linear
 from orkiosk.plan.package import load_package
 from orkiosk.planning import segment as seg
-from orkiosk.planning.colors import linear
 from orkiosk.planning.dicom.series import read_series
 from orkiosk.planning.labels import LabelError
 from orkiosk.planning.sources import read_label_source

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from orkiosk.cli import main
+from orkiosk.plan.colors import linear
 from orkiosk.plan.package import load_package
 from orkiosk.plan.synthetic import surface
-from orkiosk.planning.colors import linear
 from orkiosk.planning.meshfiles import write_stl
 from orkiosk.planning.phantom.anatomy import LESION_C
 from orkiosk.planning.scene import SceneError, read_scene

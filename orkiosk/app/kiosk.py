@@ -41,6 +41,7 @@ from orkiosk.app.readouts import CUT_LABELS, changes_text, readout_text
 from orkiosk.app.settings import KioskSettings
 from orkiosk.app.view3d import PlanView
 from orkiosk.errors import OrkioskError
+from orkiosk.plan.colors import srgb
 from orkiosk.plan.names import person_name
 from orkiosk.plan.package import Package
 from orkiosk.plan.signing import load_trust_dir
@@ -413,7 +414,7 @@ class KioskApp(App):
                 label=s.name,
                 critical=bool(s.critical),
                 shown=s.id not in self.state.hidden,
-                swatch=list(s.color),
+                swatch=list(srgb(s.color)),  # plan colours are linear
                 opacity_text=f"{round(step * 100)} %",
             )
             row.bind(on_toggle=lambda r: self.state.toggle_visible(r.sid))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from orkiosk.errors import OrkioskError
+from orkiosk.plan.colors import linear
 
 RGB = tuple[float, float, float]
 
@@ -48,16 +49,6 @@ PALETTE: tuple[RGB, ...] = (
 
 class ColorError(OrkioskError):
     pass
-
-
-def srgb_to_linear(c: float) -> float:
-    c = min(max(float(c), 0.0), 1.0)
-    return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
-
-
-def linear(rgb: RGB) -> RGB:
-    r, g, b = (round(srgb_to_linear(v), 5) for v in rgb)
-    return (r, g, b)
 
 
 def parse_color(text: str, what: str = "colour") -> RGB:

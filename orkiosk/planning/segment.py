@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from orkiosk.planning.colors import NAMED, linear, palette
+from orkiosk.plan.colors import linear
+from orkiosk.planning.colors import NAMED, palette
 from orkiosk.planning.dicom.volume import Volume
 from orkiosk.planning.labels import LabelVolume, Segment
 from orkiosk.planning.specs import SegmentError, StructureSpec

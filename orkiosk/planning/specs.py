@@ -9,7 +9,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from orkiosk.errors import OrkioskError
-from orkiosk.planning.colors import NAMED, RGB, linear, palette, parse_color
+from orkiosk.plan.colors import linear
+from orkiosk.planning.colors import NAMED, RGB, palette, parse_color
 
 
 class SegmentError(OrkioskError):

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
+from orkiosk.plan.colors import linear
 from orkiosk.plan.mesh import Mesh
 from orkiosk.plan.model import Structure
 from orkiosk.planning import segment as seg
 from orkiosk.planning.assemble import make_structure
 from orkiosk.planning.checks import check_overlap, label_bounds
-from orkiosk.planning.colors import NAMED, linear, palette
+from orkiosk.planning.colors import NAMED, palette
 from orkiosk.planning.dicom.volume import Volume
 from orkiosk.planning.meshfiles import read_mesh_file
 from orkiosk.planning.naming import category, unique_id

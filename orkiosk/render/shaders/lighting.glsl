@@ -1,15 +1,12 @@
 // Shared lighting: a headlight from slightly above-left of the viewer, two-sided, in view space.
-// Colours are linear RGB; to_display() encodes them for an 8-bit target with gamma 2.0 (sqrt is
-// far cheaper than the exact sRGB curve on a software rasteriser, and looks the same here).
+// Colours are linear RGB; to_display() (srgb.glsl) encodes them for the screen.
 
 const vec3 LIGHT_DIR = vec3(-0.2425, 0.3395, 0.9088);  // normalize(-0.25, 0.35, 0.937)
 
 uniform bool u_ortho;
 uniform float u_rim;  // 1: darken towards silhouettes (anatomy); 0: none (thin markers)
 
-vec3 to_display(vec3 c) {
-    return sqrt(clamp(c, 0.0, 1.0));
-}
+#include "srgb.glsl"
 
 vec3 blinn_phong(vec3 base, vec3 n, vec3 v) {
     float ndl = max(dot(n, LIGHT_DIR), 0.0);

@@ -8,6 +8,8 @@ uniform sampler2D u_weight;  // R16F: sum w
 in vec2 v_uv;
 out vec4 f_color;
 
+#include "srgb.glsl"
+
 void main() {
     vec4 acc = texture(u_accum, v_uv);
     float reveal = acc.a;
@@ -15,5 +17,5 @@ void main() {
         discard;
     }
     vec3 avg = acc.rgb / max(texture(u_weight, v_uv).r, 1e-5);
-    f_color = vec4(sqrt(clamp(avg, 0.0, 1.0)) * (1.0 - reveal), reveal);
+    f_color = vec4(to_display(avg) * (1.0 - reveal), reveal);
 }
