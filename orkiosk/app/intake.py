@@ -150,3 +150,97 @@ def send_path(socket_path: Path, package: Path, timeout: float = 5.0) -> str:
         s.connect(str(socket_path))
         s.sendall(str(Path(package).resolve()).encode("utf-8") + b"\n")
         return s.recv(1024).decode("utf-8", "replace").strip()
+
+
+class SyncIntake:
+    """Plans from the planning hub (orkiosk.sync.receiver on its own thread).
+
+    A plan that arrives is verified with the kiosk's own trusted keys and, for the case already
+    committed, committed to the store; then it is offered to the app like any other package
+    (`offer(path)`, which hands it to the Kivy thread). A plan for another case or patient is
+    offered from staging without being committed: nothing of it is shown until a person confirms
+    it on the kiosk. The app calls `report(path, outcome, reason)` once its screen has decided,
+    and that answer goes back to the hub. `link` is the hub link for the status line."""
+
+    def __init__(self, settings, offer: Callable[[Path], None]):
+        from orkiosk.app.syncrun import sync_parts
+        from orkiosk.store import PlanStore
+        from orkiosk.sync.receiver import Link, Receiver
+
+        me, hub_key, self.trusted = sync_parts(settings)
+        self.offer = offer
+        self.store = PlanStore(settings.state, lock_wait=10.0)
+        self.stale_after_s = settings.stale_after_s
+        self.link = Link(False, None)
+        self._waiting: dict[Path, tuple] = {}
+        self._lock = threading.Lock()
+        self.receiver = Receiver(
+            settings.hub,
+            hub_key,
+            me,
+            settings.room,
+            self.store,
+            self._deliver,
+            on_link=self._on_link,
+            heartbeat_s=settings.heartbeat_s,
+        )
+
+    def start(self) -> SyncIntake:
+        self.receiver.start()
+        return self
+
+    def stop(self) -> None:
+        self.receiver.stop()
+
+    def _on_link(self, link) -> None:
+        if link.connected != self.link.connected:
+            log.info("hub link: %s", "connected" if link.connected else "lost")
+        self.link = link  # one reference, read by the status line on the Kivy thread
+
+    def _deliver(self, folder: Path, state):
+        from orkiosk.app.syncrun import AwaitConfirmation, same_case
+        from orkiosk.errors import OrkioskError
+        from orkiosk.sync.receiver import Outcome
+        from orkiosk.sync.rooms import reason_of
+
+        def check(pkg) -> None:
+            current = self.store.current()
+            if current is not None and not same_case(current.path, pkg):
+                raise AwaitConfirmation("another case or patient")
+
+        try:
+            path = self.store.commit(
+                folder, trusted=self.trusted, require_signature=True, check=check
+            ).path
+        except AwaitConfirmation:
+            path = folder
+        except OrkioskError as exc:
+            return Outcome("refused", state.case_id, state.plan_version, reason_of(exc))
+        with self._lock:
+            self._waiting[Path(path).resolve()] = (state.sha, state)
+        log.info("hub: plan %s v%d offered", state.case_id, state.plan_version)
+        self.offer(Path(path))
+        return None  # the screen decides; report() answers
+
+    def report(self, path: Path, outcome: str, reason: str = "") -> None:
+        """The app's decision about a package it was offered (any thread)."""
+        from orkiosk.sync.receiver import Outcome
+
+        with self._lock:
+            entry = self._waiting.pop(Path(path).resolve(), None)
+        if entry is not None:
+            sha, state = entry
+            self.receiver.answer(sha, Outcome(outcome, state.case_id, state.plan_version, reason))
+
+    def status_text(self, now: float | None = None) -> tuple[str, bool]:
+        """("hub connected, last heard 10:31:02", stale?) for the status line."""
+        import time
+
+        now = time.time() if now is None else now
+        heard = self.link.last_heard
+        when = time.strftime("%H:%M:%S", time.localtime(heard)) if heard else "never"
+        stale = heard is None or now - heard > self.stale_after_s
+        if stale:
+            return f"HUB NOT HEARD (last {when}): the plan may not be the latest", True
+        state = "connected" if self.link.connected else "reconnecting"
+        return f"hub {state}, last heard {when}", False

@@ -24,7 +24,7 @@ from kivy.properties import BooleanProperty, ListProperty, NumericProperty, Stri
 from kivy.uix.boxlayout import BoxLayout
 
 from orkiosk.app import watchdog
-from orkiosk.app.intake import ControlSocket, FolderWatcher
+from orkiosk.app.intake import ControlSocket, FolderWatcher, SyncIntake
 from orkiosk.app.loading import Loaded, load_for_display
 from orkiosk.app.model import (
     CUT_PLANES,
@@ -179,6 +179,7 @@ class KioskApp(App):
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orkiosk-load")
         self._trusted = None
         self._intake = []
+        self._sync: SyncIntake | None = None  # plans from the planning hub
         self._loading = 0
         self._lock = threading.Lock()
 
@@ -226,7 +227,12 @@ class KioskApp(App):
                         self.settings.control_socket, lambda p: self.request_load(p, "control")
                     ).start()
                 )
-        except OSError as exc:
+            if self.settings.hub:
+                self._sync = SyncIntake(
+                    self.settings, lambda p: self.request_load(p, "hub")
+                ).start()
+                self._intake.append(self._sync)
+        except (OSError, OrkioskError) as exc:
             self.state.set_error(f"Plan intake unavailable: {exc}")
         watchdog.notify("READY=1")
         interval = watchdog.interval()
@@ -298,10 +304,14 @@ class KioskApp(App):
         )
         if offer.outcome == "shown":
             self.source = source
+        if self._sync is not None:  # the hub hears what the screen did with its plan
+            self._sync.report(pkg.path, offer.outcome)
         self._refresh_status()
 
     def _load_failed(self, path: Path, message: str) -> None:
         log.warning("refused %s (the reason is on screen, not logged: it may quote the plan)", path)
+        if self._sync is not None:
+            self._sync.report(path, "refused", message)
         shown = self.state.package is not None
         # one sentence with the decisive reason; the full detail is in the log
         reason = message.rstrip(". ")
@@ -435,6 +445,8 @@ class KioskApp(App):
             intake.append("folder")
         if self.settings.control_socket is not None:
             intake.append("socket")
+        if self._sync is not None:
+            intake.append("hub")
         bits.append("plans via " + ("+".join(intake) if intake else "start only"))
         if st.package is not None:
             signed = st.package.signed_by
@@ -442,6 +454,10 @@ class KioskApp(App):
         if self.view.frames:  # timings are for the log, never for the clinical screen
             log.debug("last frame: %s %.0f ms", self.view.quality, self.view.frame_ms)
         bits.append(st.mode.upper() + ("  LOCKED" if st.locked else ""))
+        if self._sync is not None:  # the hub link; stale in capitals, first
+            text, stale = self._sync.status_text()
+            bits[:0] = [text] if stale else []
+            bits += [] if stale else [text]
         root.status = "  |  ".join(bits)
 
     # ------------------------------------------------------------------ actions from kv
