@@ -122,12 +122,12 @@ def test_kiosk_killed_mid_fetch_shows_the_old_plan_then_converges(net):
     k1 = net.start_kiosk("k1", env={"ORKIOSK_SYNC_HOLD_AFTER_CHUNKS": "3"})
     big = net.package(2, big=True)
     assert net.push(big, wait=0).returncode == 0
-    first = int(k1.wait_line(r"fetching v2: (\d+) chunk").group(1))
+    first = int(k1.wait_line(r"fetching v2 \(case CASE-1\): (\d+) chunk").group(1))
     k1.wait_line("holding after 3 chunks")
     k1.stop(signal.SIGKILL)
     k1 = net.start_kiosk("k1")
     k1.wait_line("showing case CASE-1 v1")  # the old plan, from its own store
-    again = int(k1.wait_line(r"fetching v2: (\d+) chunk").group(1))
+    again = int(k1.wait_line(r"fetching v2 \(case CASE-1\): (\d+) chunk").group(1))
     assert again < first  # what was staged is not fetched again
     k1.wait_line("case CASE-1 v2 shown")
     assert net.status("k1")["manifest_sha256"] == manifest_sha(big)

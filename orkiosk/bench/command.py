@@ -18,6 +18,7 @@ BENCHMARKS = {
     "build": "orkiosk.planning.bench:bench_rows",
     "render": "orkiosk.render.bench:bench_rows",
     "kiosk": "orkiosk.app.bench:bench_kiosk",
+    "sync": "orkiosk.app.syncbench:bench_sync",
     "store": "orkiosk.store.bench:bench_store",
 }
 

@@ -222,8 +222,9 @@ class Receiver:
             ]
             if size == 0:
                 _complete(folder, path)
-        log.info("fetching %s v%d: %d chunk(s)", state.case_id, state.plan_version, len(todo))
-        print(f"fetching v{state.plan_version}: {len(todo)} chunk(s)", flush=True)
+        log.info(
+            "fetching v%d (case %s): %d chunk(s)", state.plan_version, state.case_id, len(todo)
+        )
         self._fetch = _Fetch(state, todo, set(), time.monotonic())
         self._request(sock)
 
@@ -253,7 +254,7 @@ class Receiver:
         if msg.offset + len(msg.data) >= size and part.stat().st_size == size:
             _complete(folder, msg.path)
         if self._hold and self._chunks >= self._hold:
-            print(f"holding after {self._chunks} chunks", flush=True)
+            log.warning("test hook %s: holding after %d chunks", HOLD_ENV, self._chunks)
             self._fetch = None
             return
         self._request(sock)
