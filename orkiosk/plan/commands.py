@@ -71,7 +71,7 @@ def run_verify(args) -> int:
     print(
         f"{args.package}: OK: case {pkg.plan.case_id} v{pkg.plan.plan_version}, "
         f"{len(pkg.plan.structures)} structures, {pkg.triangle_count} triangles, "
-        f"{len(pkg.plan.files)} files, {sig}"
+        f"{len(pkg.plan.files)} files, {image_line(pkg, short=True)}, {sig}"
     )
     return 0
 
@@ -115,7 +115,27 @@ def describe(pkg: Package) -> str:
         )
     for m in p.landmarks:
         lines.append(f"Landmark    {m.id}: {m.name}  {_fmt(m.position)} (LPS mm)")
+    lines.append(f"Format      {p.format_version}  {image_line(pkg)}")
     return "\n".join(lines)
+
+
+def image_line(pkg: Package, short: bool = False) -> str:
+    """The image volume of a format 1.1 package in one line (checked: dims, affine, bounds)."""
+    im = pkg.image
+    if im is None:
+        return "no image" if short else "no image volume (3D models only)"
+    e = im.entry
+    dims = "x".join(map(str, e.dims))
+    if short:
+        return f"image {e.modality} {dims} checked"
+    size = next((f.size for f in pkg.plan.files if f.path == e.path), 0)
+    lo, hi = im.bounds()
+    spacing = ", ".join(f"{v:.2f}" for v in im.spacing)
+    presets = ", ".join(f"{w.name} W{w.window:g}/L{w.level:g}" for w in e.presets)
+    return (
+        f"image {e.path}: {e.modality} {dims} voxels of {spacing} mm, {e.dtype} {e.encoding} "
+        f"{size / 1e6:.1f} MB, LPS {_fmt(lo)} to {_fmt(hi)}; presets {presets}"
+    )
 
 
 def _fmt(v) -> str:

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from orkiosk.plan.image import ImageEntry
+
 FORMAT = "orkiosk-plan"
 FORMAT_VERSION = 1
+FORMAT_VERSION_IMAGE = 1.1  # format 1.1: 1 plus an optional image volume (plan/image.py)
 LATERALITIES = ("left", "right", "bilateral", "midline", "none")
 SEXES = ("F", "M", "O", "")
 
@@ -114,7 +117,8 @@ class Plan:
     coordinate_system: str = "LPS"
     units: str = "mm"
     format: str = FORMAT
-    format_version: int = FORMAT_VERSION
+    format_version: int | float = FORMAT_VERSION  # 1, or 1.1 with an image
+    image: ImageEntry | None = None  # format 1.1
 
     def structure(self, sid: str) -> Structure:
         for s in self.structures:
@@ -149,7 +153,7 @@ class Plan:
             "measurements": [_plain(asdict(m)) for m in self.measurements],
             "views": [_view_dict(v) for v in self.views],
             "files": [asdict(f) for f in self.files],
-        }
+        } | ({"image": self.image.to_dict()} if self.image is not None else {})
 
     @classmethod
     def from_dict(cls, d: dict) -> Plan:
@@ -183,6 +187,7 @@ class Plan:
             ),
             views=tuple(_view_from(v) for v in d["views"]),
             files=tuple(FileEntry(**f) for f in d["files"]),
+            image=ImageEntry.from_dict(d["image"]) if "image" in d else None,
         )
 
 

@@ -24,9 +24,19 @@ from pathlib import Path
 import jsonschema
 
 from orkiosk.errors import OrkioskError
+from orkiosk.plan.bounds import plan_bounds
 from orkiosk.plan.glb import decode_glb, encode_glb
+from orkiosk.plan.image import (
+    IMAGE_PATH,
+    ImageError,
+    ImageVolume,
+    decode_image,
+    encode_image,
+    entry_problems,
+    placement_problems,
+)
 from orkiosk.plan.mesh import Mesh, MeshError
-from orkiosk.plan.model import FileEntry, Plan
+from orkiosk.plan.model import FORMAT_VERSION, FORMAT_VERSION_IMAGE, FileEntry, Plan
 from orkiosk.plan.signing import (
     MAX_SIG_BYTES,
     SIG_NAME,
@@ -70,6 +80,7 @@ class PackageError(OrkioskError):
             (": listed in plan.json but missing", "the file {f} is missing"),
             (": size is ", "the file {f} has the wrong size (damaged or incomplete)"),
             (": bad mesh", "the file {f} is not a readable 3D mesh"),
+            (": bad image", "the file {f} is not a usable image volume"),
             (": is a symbolic link", "the file {f} is a link, which a package may not hold"),
             (": path leaves the package", "the file {f} lies outside the package"),
         )
@@ -115,6 +126,7 @@ class Package:
     manifest_sha256: str  # identifies this exact plan (sync compares it)
     signed_by: TrustedKey | None = None
     notes: tuple[str, ...] = field(default=())  # harmless remarks (unlisted files ignored...)
+    image: ImageVolume | None = None  # format 1.1: the source images, cropped and resampled
 
     @property
     def triangle_count(self) -> int:
@@ -228,6 +240,12 @@ def semantic_problems(plan: Plan) -> list[str]:
             problems.append(
                 f"{MANIFEST_NAME}: views[{i}] ({v.id}): look must be non-zero and not parallel to up"
             )
+    if plan.image is not None:
+        if plan.image.path not in listed:
+            problems.append(f"{MANIFEST_NAME}: image.path: {plan.image.path!r} is not in files")
+        if plan.image.path in meshes_used:
+            problems.append(f"{MANIFEST_NAME}: image.path: {plan.image.path!r} is a mesh")
+        problems += entry_problems(plan.image)
     total = sum(f.size for f in plan.files)
     if total > MAX_TOTAL_BYTES:
         problems.append(f"{MANIFEST_NAME}: files add up to {total} bytes (limit {MAX_TOTAL_BYTES})")
@@ -353,6 +371,7 @@ def load_package(
     signer, sig_problems = _check_signature(root, manifest, trusted, require_signature)
     problems += sig_problems
     meshes: dict[str, Mesh] = {}
+    image = None
     by_path = {s.mesh: s.id for s in plan.structures}
     pending = []  # hashing runs on worker threads while the meshes decode here
     for entry in plan.files:
@@ -367,6 +386,9 @@ def load_package(
                 meshes[by_path[entry.path]] = decode_glb(data)
             except MeshError as exc:
                 problems.append(f"{entry.path}: bad mesh ({exc})")
+        elif plan.image is not None and entry.path == plan.image.path and not problems:
+            image, image_problems = _decode_image(plan, data)
+            problems += image_problems
     for entry, digest in pending:
         if digest.result() != entry.sha256:
             problems.insert(
@@ -374,6 +396,12 @@ def load_package(
                 f"{entry.path}: SHA-256 mismatch (file {digest.result()[:12]}..., "
                 f"plan.json {entry.sha256[:12]}...): damaged or changed after planning",
             )
+    if image is not None and not problems:
+        targets = [(t.id, t.target) for t in plan.trajectories]
+        problems += [
+            f"{line} (bad image)"
+            for line in placement_problems(plan.image, plan_bounds(plan, meshes), targets)
+        ]
     if problems:
         raise PackageError(problems[:MAX_PROBLEMS])
     listed = {f.path for f in plan.files} | {MANIFEST_NAME, SIG_NAME}
@@ -389,7 +417,16 @@ def load_package(
         manifest_sha256=hashlib.sha256(manifest).hexdigest(),
         signed_by=signer,
         notes=notes[:MAX_PROBLEMS],
+        image=image,
     )
+
+
+def _decode_image(plan: Plan, data) -> tuple[ImageVolume | None, list[str]]:
+    try:
+        return ImageVolume(decode_image(plan.image, data), plan.image), []
+    except ImageError as exc:
+        path, _, why = str(exc).partition(": ")
+        return None, [f"{path}: bad image ({why})"]
 
 
 def _relative_files(root: Path) -> list[str]:
@@ -408,11 +445,20 @@ def encode_manifest(plan: Plan) -> bytes:
     return (json.dumps(plan.to_dict(), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def write_package(plan: Plan, meshes: dict[str, Mesh], out_dir, *, overwrite: bool = False) -> Path:
-    """Write a complete package atomically: meshes, then plan.json listing every file's hash.
+def write_package(
+    plan: Plan,
+    meshes: dict[str, Mesh],
+    out_dir,
+    *,
+    overwrite: bool = False,
+    image: ImageVolume | None = None,
+) -> Path:
+    """Write a complete package atomically: meshes (and the image), then plan.json listing
+    every file's hash.
 
-    Structure mesh paths are set to meshes/<id>.glb. The package appears under out_dir only when
-    it is complete; with overwrite=True an existing package there is replaced.
+    Structure mesh paths are set to meshes/<id>.glb, the image's to image/volume.i16.gz; a
+    package with an image is format 1.1, one without stays format 1. The package appears under
+    out_dir only when it is complete; with overwrite=True an existing package there is replaced.
     """
     out = Path(out_dir)
     if out.exists() and not overwrite:
@@ -436,8 +482,19 @@ def write_package(plan: Plan, meshes: dict[str, Mesh], out_dir, *, overwrite: bo
             _write_synced(tmp / rel, data)
             structures.append(replace(s, mesh=rel))
             files.append((rel, len(data), hashlib.sha256(data).hexdigest()))
+        entry = None
+        if image is not None:
+            entry = replace(image.entry, path=IMAGE_PATH)
+            data = encode_image(image.array, entry.encoding)
+            (tmp / "image").mkdir()
+            _write_synced(tmp / IMAGE_PATH, data)
+            files.append((IMAGE_PATH, len(data), hashlib.sha256(data).hexdigest()))
         final = replace(
-            plan, structures=tuple(structures), files=tuple(FileEntry(*f) for f in files)
+            plan,
+            structures=tuple(structures),
+            files=tuple(FileEntry(*f) for f in files),
+            image=entry,
+            format_version=FORMAT_VERSION_IMAGE if entry is not None else FORMAT_VERSION,
         )
         manifest = encode_manifest(final)
         problems = schema_problems(parse_manifest(manifest)) + semantic_problems(final)

@@ -75,6 +75,19 @@ def _add_build(sub) -> None:
     )
     _add_structure_args(p.add_argument_group("structures"))
     _add_plan_args(p.add_argument_group("plan"))
+    g = p.add_argument_group("image (package format 1.1)")
+    g.add_argument(
+        "--no-image",
+        action="store_true",
+        help="leave the image volume out (a format 1 package: 3D models only)",
+    )
+    g.add_argument(
+        "--image-spacing",
+        type=float,
+        default=1.0,
+        metavar="MM",
+        help="voxel size of the carried image, never finer than the series (default 1.0 mm)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_build)
 
@@ -259,6 +272,8 @@ def run_build(args) -> int:
         smooth=args.smooth,
         opacity=args.opacity,
         overwrite=args.force,
+        image=not args.no_image,
+        image_spacing=args.image_spacing,
     )
     progress = Progress(enabled=not args.quiet)
     try:

@@ -50,6 +50,8 @@ class BuildOptions:
     smooth: int = 10
     opacity: list[str] = field(default_factory=list)  # ID=VALUE, the plan's default look
     overwrite: bool = False
+    image: bool = True  # format 1.1: carry the cropped, resampled series (--no-image: not)
+    image_spacing: float = 1.0  # mm (--image-spacing)
 
 
 def check_options(opts: BuildOptions) -> str:
@@ -71,6 +73,8 @@ def check_options(opts: BuildOptions) -> str:
         raise BuildError(f"--plan-version {opts.plan_version}: must be 1 or more")
     if opts.triangles is not None and opts.triangles < 100:
         raise BuildError(f"--triangles {opts.triangles}: at least 100 per structure")
+    if opts.image and not (0.1 <= opts.image_spacing <= 10.0):
+        raise BuildError(f"--image-spacing {opts.image_spacing}: choose 0.1 to 10 mm")
     if opts.sign is not None and not Path(opts.sign).is_file():
         raise BuildError(f"--sign {opts.sign}: no such key file")
     return laterality

@@ -87,7 +87,14 @@ def _run(opts: BuildOptions, progress: Progress, laterality: str, tmp: Path) -> 
     notes += built.notes
     plan = make_plan(opts, volume.info, laterality, built.structures, items)
     notes += items.notes
-    pkg, signed = _write(plan, built.meshes, opts, watch)
+    image = None
+    if opts.image:
+        from orkiosk.plan.bounds import plan_bounds
+        from orkiosk.planning.imageexport import export_image
+
+        with watch("image"):
+            image = export_image(volume, plan_bounds(plan, built.meshes), opts.image_spacing)
+    pkg, signed = _write(plan, built.meshes, opts, watch, image)
     with watch("verify"):
         loaded = load_package(pkg)
     sizes = {f.path: f.size for f in loaded.plan.files}
@@ -107,14 +114,16 @@ def _default_presets(volume: Volume) -> list[StructureSpec]:
     return [preset("skin"), preset("bone")]
 
 
-def _write(plan: Plan, meshes: dict, opts: BuildOptions, watch: Stopwatch) -> tuple[Path, bool]:
+def _write(
+    plan: Plan, meshes: dict, opts: BuildOptions, watch: Stopwatch, image=None
+) -> tuple[Path, bool]:
     """Write the package (and sign it when asked); (package folder, signed)."""
     from orkiosk.plan.package import write_package
 
     out = Path(opts.out)
     try:
         with watch("write"):
-            pkg = write_package(plan, meshes, out, overwrite=opts.overwrite)
+            pkg = write_package(plan, meshes, out, overwrite=opts.overwrite, image=image)
         signed = False
         if opts.sign is not None:
             from orkiosk.plan.signing import sign_package

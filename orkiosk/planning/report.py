@@ -42,6 +42,14 @@ def format_summary(res: BuildResult) -> str:
     fmt = [str.ljust, str.ljust, str.rjust, str.rjust, str.rjust, str.rjust]
     for row in [head, *rows]:
         lines.append("  ".join(f(str(x), w) for f, x, w in zip(fmt, row, widths, strict=True)))
+    if p.image is not None:
+        im = p.image
+        size = next((f.size for f in p.files if f.path == im.path), 0)
+        sp = ", ".join(f"{v:.2f}" for v in np.linalg.norm(im.matrix[:3, :3], axis=0))
+        lines.append(
+            f"image     {im.path}: {im.modality} {im.dims[0]}x{im.dims[1]}x{im.dims[2]} voxels "
+            f"of {sp} mm, {_size(size)} (format {p.format_version})"
+        )
     lines.append("")
     for t in p.trajectories:
         length = float(np.linalg.norm(np.subtract(t.target, t.entry)))
