@@ -51,6 +51,7 @@ def bench_kiosk() -> list[dict]:
             demo["first_frame_s"] <= 2.0,
         ),
     ]
+    rows.append(bench_resume())
     plan, meshes = make_synthetic_plan()
     others = sum(m.triangle_count for k, m in meshes.items() if k != "skin")
     meshes["skin"] = surface((0, 0, 0), (74, 92, 108), (2_000_000 - others) // 2400 + 2, 1200)
@@ -70,17 +71,56 @@ def bench_kiosk() -> list[dict]:
     return rows
 
 
+def bench_resume() -> dict:
+    """Restart after a crash: a store with the demo plan committed and the left view last shown;
+    a fresh process (`python -m orkiosk.app.bench --resume`) until READY (first frame drawn)."""
+    from orkiosk.app.model.values import NamedView
+    from orkiosk.app.resume import save_view, view_to_json
+    from orkiosk.plan.bench import row
+    from orkiosk.plan.demo import demo_package_path
+    from orkiosk.store import PlanStore
+
+    with tempfile.TemporaryDirectory(prefix="orkiosk-bench-") as tmp:
+        state = Path(tmp) / "state"
+        committed = PlanStore(state).commit(demo_package_path())
+        save_view(state, committed.case_id, NamedView("left"))
+        got = resume_child(state, "1920x1080")
+    ok = got["first_frame_s"] <= 2.0 and got["view"] == view_to_json(NamedView("left"))
+    return row(
+        "kiosk",
+        "restart to first frame: committed plan and last view (store, 1920x1080)",
+        got["first_frame_s"],
+        "s",
+        "<= 2 s, last view",
+        ok,
+        f"case {got['case_id']} v{got['plan_version']}, view {got['view']}",
+    )
+
+
+def resume_child(state: Path, size: str, set_view: str = "", timeout: float = 120) -> dict:
+    """Start the kiosk on a store in a child process until READY=1; figures as a dict.
+
+    With set_view ("named:left", "trajectory:ID"), the child then switches to that view and
+    ends without stopping cleanly (os._exit), as a crash would."""
+    args = ["--resume", str(state), size] + ([set_view] if set_view else [])
+    return _child_args(args, timeout)
+
+
 def _child(plan: Path, size: str) -> dict:
+    return _child_args([str(plan), size], 600)
+
+
+def _child_args(args: list[str], timeout: float) -> dict:
     env = dict(os.environ)
     if not env.get("DISPLAY"):
         env.setdefault("SDL_VIDEODRIVER", "offscreen")
     env.update(KIVY_NO_ARGS="1", KIVY_NO_CONSOLELOG="1", ORKIOSK_BENCH_T0=repr(time.time()))
     env["KIVY_HOME"] = tempfile.mkdtemp(prefix="orkiosk-kivy-")
     out = subprocess.run(
-        [sys.executable, "-m", "orkiosk.app.bench", str(plan), size],
+        [sys.executable, "-m", "orkiosk.app.bench", *args],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=timeout,
         env=env,
     )
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
@@ -170,5 +210,46 @@ def main(plan: str, size: str) -> None:
     os._exit(0)
 
 
+def resume_main(state: str, size: str, set_view: str = "") -> None:
+    t0 = float(os.environ.get("ORKIOSK_BENCH_T0", time.time()))
+    w, h = (int(v) for v in size.split("x"))
+    from orkiosk.app.settings import KioskSettings
+
+    settings = KioskSettings(windowed=True, width=w, height=h, state=Path(state))
+    from orkiosk.app.kivyconfig import configure_kivy
+
+    configure_kivy(settings)
+    from kivy.base import EventLoop
+
+    from orkiosk.app.commands import start_plan
+    from orkiosk.app.kiosk import KioskApp
+    from orkiosk.app.model.values import NamedView, TrajectoryView
+    from orkiosk.app.resume import view_to_json
+
+    app = KioskApp(settings, start_plan(settings))
+    app._run_prepare()
+    while not app._ready_sent:  # READY=1 goes out after the plan's first frame
+        EventLoop.idle()
+    first_frame = time.time() - t0
+    st = app.state
+    result = {
+        "first_frame_s": round(first_frame, 3),
+        "view": view_to_json(st.view),
+        "case_id": st.package.plan.case_id if st.package else None,
+        "plan_version": st.package.plan.plan_version if st.package else None,
+    }
+    if set_view:
+        kind, _, arg = set_view.partition(":")
+        st.set_view(NamedView(arg) if kind == "named" else TrajectoryView(arg))
+        for _ in range(3):
+            EventLoop.idle()
+        result["set_view"] = view_to_json(st.view)
+    print(json.dumps(result), flush=True)
+    os._exit(0)  # no clean stop: as after a crash
+
+
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    if sys.argv[1] == "--resume":
+        resume_main(*sys.argv[2:])
+    else:
+        main(sys.argv[1], sys.argv[2])

@@ -38,6 +38,7 @@ from orkiosk.app.model import (
 )
 from orkiosk.app.rail import RailPages
 from orkiosk.app.readouts import CUT_LABELS, changes_text, readout_text
+from orkiosk.app.resume import load_view, save_view
 from orkiosk.app.settings import KioskSettings
 from orkiosk.app.view3d import PlanView
 from orkiosk.errors import OrkioskError
@@ -47,6 +48,7 @@ from orkiosk.plan.package import Package
 from orkiosk.plan.signing import load_trust_dir
 from orkiosk.plan.views import NAMED_VIEWS
 from orkiosk.render.state import InteractionQuality, Quality
+from orkiosk.store.audit import audit_for_state, plan_fields
 
 log = logging.getLogger("orkiosk.kiosk")
 
@@ -182,6 +184,10 @@ class KioskApp(App):
         self._sync: SyncIntake | None = None  # plans from the planning hub
         self._loading = 0
         self._lock = threading.Lock()
+        self.audit = audit_for_state(settings.state)  # STATE/audit: the clinical record
+        self._ready_sent = False  # sd_notify READY=1: after the first frame of the plan
+        self._first_frame_of = None  # a plan just shown, waiting for its first frame
+        self._resume = settings.state is not None  # restore the last view on the first plan
 
     # ------------------------------------------------------------------ build
     def build(self):
@@ -198,6 +204,7 @@ class KioskApp(App):
         self.view.lod_triangles = s.interactive_triangles
         self.view.set_gesture_settings(s.gestures)
         self.view.bind(quality=self._refresh_status)
+        self.view.bind(ready=self._on_view_ready)
         self.state.subscribe(self._on_state)
         self.root_widget = root
         self._fill_views(root)
@@ -234,14 +241,18 @@ class KioskApp(App):
                 self._intake.append(self._sync)
         except (OSError, OrkioskError) as exc:
             self.state.set_error(f"Plan intake unavailable: {exc}")
-        watchdog.notify("READY=1")
+        self._audit("start", role="kiosk", plan=str(self.plan_path) if self.plan_path else None)
+        if self.plan_path is None:  # nothing to wait for: ready once the window is drawn
+            Clock.schedule_once(lambda dt: self._send_ready(), 0)
         interval = watchdog.interval()
-        if interval:
+        if interval:  # from the UI thread's clock: a frozen UI stops the pings
             Clock.schedule_interval(lambda dt: watchdog.notify("WATCHDOG=1"), interval)
+        watchdog.schedule_test_freeze(Clock)
         Clock.schedule_interval(lambda dt: self._refresh_status(), 1.0)
         self._refresh_status()
 
     def on_stop(self):
+        self._audit("stop", role="kiosk")
         for item in self._intake:
             item.stop()
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -304,12 +315,16 @@ class KioskApp(App):
         )
         if offer.outcome == "shown":
             self.source = source
+            self._resume_view(plan)
         if self._sync is not None:  # the hub hears what the screen did with its plan
             self._sync.report(pkg.path, offer.outcome)
         self._refresh_status()
 
     def _load_failed(self, path: Path, message: str) -> None:
         log.warning("refused %s (the reason is on screen, not logged: it may quote the plan)", path)
+        self._audit("plan-refused", path=str(path), reason=message)
+        if not self._ready_sent:  # the refusal is what the screen shows: that is the start
+            Clock.schedule_once(lambda dt: self._send_ready(), 0)
         if self._sync is not None:
             self._sync.report(path, "refused", message)
         shown = self.state.package is not None
@@ -331,6 +346,7 @@ class KioskApp(App):
         if root is None:
             return
         if isinstance(event, events.PlanShown):
+            self._first_frame_of = st.package  # audited once its first frame is drawn
             st.drop_meshes()  # the view has swapped the scene in (it subscribed first)
             self._fill_banner(st.package)
             self._fill_trajectories(st.package)
@@ -339,6 +355,9 @@ class KioskApp(App):
             root.placeholder = ""
         elif isinstance(event, events.StructuresChanged):
             self._fill_structures(st.package)
+        elif isinstance(event, events.ViewChanged) and st.package is not None:
+            if self.settings.state is not None:
+                save_view(self.settings.state, st.package.plan.case_id, event.view)
         elif isinstance(event, events.ChangesChanged):
             root.changes_banner = changes_text(event.changes) if event.changes else ""
         elif isinstance(event, events.LockChanged):
@@ -462,11 +481,19 @@ class KioskApp(App):
 
     # ------------------------------------------------------------------ actions from kv
     def confirm_pending(self):
+        before, pending = self.state.package, self.state.pending
         try:
             self.state.confirm_pending()  # staged with the prepared scene of its offer
         except OrkioskError as exc:
             self.state.reject_pending()
             self.state.set_error(f"Plan could not be displayed: {exc}")
+            return
+        if pending is not None:
+            self._audit(
+                "patient-change-confirmed",
+                **plan_fields(pending.plan, pending.manifest_sha256),
+                previous=plan_fields(before.plan, before.manifest_sha256) if before else None,
+            )
 
     def dismiss_alert(self):
         if self.state.pending is not None:
@@ -476,7 +503,52 @@ class KioskApp(App):
         self._fill_alert()
 
     def dismiss_changes(self):
+        shown = self.state.package
+        if self.state.changes is not None and shown is not None:
+            self._audit("update-acknowledged", **plan_fields(shown.plan, shown.manifest_sha256))
         self.state.dismiss_changes()
+
+    def record_follow_mode(self, on: bool, **details):
+        """Follow mode switched on or off: the sync side calls this to put it on the record."""
+        self._audit("follow-mode", on=bool(on), **details)
+
+    # ------------------------------------------------------------------ appliance
+    def _audit(self, event: str, **fields) -> None:
+        if self.audit is not None:
+            self.audit.record(event, **fields)
+
+    def _send_ready(self) -> None:
+        if not self._ready_sent:
+            self._ready_sent = True
+            watchdog.notify("READY=1")
+            log.info("ready (sd_notify READY=1)")
+
+    def _on_view_ready(self, _view, ready: bool) -> None:
+        if ready:  # drawn into the view's texture; the window shows it at the end of this frame
+            Clock.schedule_once(lambda dt: self._first_frame_done(), 0)
+
+    def _first_frame_done(self) -> None:
+        pkg, self._first_frame_of = self._first_frame_of, None
+        if pkg is not None:
+            self._audit(
+                "plan-shown", source=self.source, **plan_fields(pkg.plan, pkg.manifest_sha256)
+            )
+        if pkg is not None or self.state.package is not None:
+            self._send_ready()
+
+    def _resume_view(self, plan) -> None:
+        """The first plan after a start: show the view last shown for this case."""
+        if not self._resume:
+            return
+        self._resume = False
+        view = load_view(self.settings.state, plan.case_id)
+        if view is None or view == self.state.view:
+            return
+        try:
+            self.state.set_view(view)
+        except KeyError:  # the plan no longer has that view or trajectory
+            return
+        log.info("resumed the last view of case %s", plan.case_id)
 
     def set_mode(self, mode: str):
         self.state.set_mode(mode)

@@ -127,6 +127,14 @@ def run_headless(settings) -> int:
         + (f"showing case {cur.case_id} v{cur.plan_version}" if cur else "no plan yet"),
         flush=True,
     )
+    audit = store.audit  # STATE/audit: what this kiosk committed and refused, when
+    audit.record(
+        "start",
+        role="headless kiosk",
+        kiosk=me.name,
+        room=settings.room,
+        current=f"{cur.case_id} v{cur.plan_version}" if cur else None,
+    )
     ctx = []
 
     def check(pkg) -> None:
@@ -148,8 +156,22 @@ def run_headless(settings) -> int:
             outcome = Outcome("confirm", state.case_id, state.plan_version)
         except OrkioskError as exc:
             outcome = Outcome("refused", state.case_id, state.plan_version, reason_of(exc))
+            audit.record(
+                "plan-refused",
+                source="hub",
+                case_id=state.case_id,
+                plan_version=state.plan_version,
+                reason=outcome.reason,
+            )
         else:
             outcome = Outcome("shown", c.case_id, c.plan_version)
+            audit.record(  # headless: rendered off-screen before the commit, now current
+                "plan-shown",
+                display="headless",
+                case_id=c.case_id,
+                plan_version=c.plan_version,
+                manifest_sha256=c.manifest_sha256,
+            )
         words = {"shown": "shown", "confirm": "waiting for confirmation", "refused": "refused"}
         print(
             f"kiosk {me.name}: case {state.case_id} v{state.plan_version} {words[outcome.outcome]}",
@@ -169,4 +191,5 @@ def run_headless(settings) -> int:
     stop = _stop_on_signals()
     stop.wait()
     receiver.stop()
+    audit.record("stop", role="headless kiosk", kiosk=me.name)
     return 0

@@ -35,3 +35,21 @@ def interval() -> float | None:
         return max(0.5, int(usec) / 2e6)
     except ValueError:
         return None
+
+
+FREEZE_ENV = "ORKIOSK_TEST_FREEZE_UI_S"  # test hook: block the UI thread N s after start
+
+
+def schedule_test_freeze(clock) -> None:
+    """With ORKIOSK_TEST_FREEZE_UI_S=N, block the UI thread N seconds after start (as a hung
+    UI would): the fault tests check that the watchdog pings stop then."""
+    text = os.environ.get(FREEZE_ENV)
+    if not text:
+        return
+    try:
+        seconds = float(text)
+    except ValueError:
+        return
+    import time
+
+    clock.schedule_once(lambda dt: time.sleep(3600), seconds)

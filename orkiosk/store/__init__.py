@@ -1,4 +1,4 @@
-"""On-disk plan store of the kiosk: atomic commit, history, rollback refusal (audit log to come).
+"""On-disk plan store of the kiosk: atomic commit, history, rollback refusal, audit log (audit.py).
 
 from orkiosk.store import PlanStore, Committed, StoreError
 """

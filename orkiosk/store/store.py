@@ -19,6 +19,7 @@ from pathlib import Path
 
 from orkiosk.plan.package import MANIFEST_NAME, Package, PackageError, load_package
 from orkiosk.plan.signing import SIG_NAME, SignatureError, verify_signature
+from orkiosk.store.audit import AuditLog, plan_fields
 from orkiosk.store.files import (
     StoreError,
     StoreLock,
@@ -85,9 +86,11 @@ class PlanStore:
             raise StoreError(
                 f"{self.root}: cannot set up a plan store here ({exc.strerror})"
             ) from None
+        self.audit = AuditLog(self.root / AUDIT)  # the clinical record (store/audit.py)
         with self._locked():
             for line in recover(self.root, history):
                 log.warning("plan store %s: %s", self.root, line)
+                self.audit.record("store-repaired", message=line)
 
     def _locked(self) -> StoreLock:
         return StoreLock(self.root / LOCK_NAME, self.lock_wait)
@@ -160,6 +163,7 @@ class PlanStore:
                 remove_tree(self.root / gone)
             self._drop_staging(staged, sha)
             log.info("committed plan %s v%s (%s)", case_id, plan.plan_version, sha[:12])
+            self.audit.record("plan-committed", **plan_fields(plan, sha))
             return to_committed(self.root, entry)
 
     def _write(self, staged: Path, pkg: Package, trusted) -> str:
