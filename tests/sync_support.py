@@ -26,12 +26,13 @@ ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
 class Proc:
     """A child process whose output lines are read on a thread (nothing blocks the test)."""
 
-    def __init__(self, args: list, name: str, env: dict | None = None):
+    def __init__(self, args: list, name: str, env: dict | None = None, cmd=None):
         self.name = name
         self.lines: list[str] = []
         self._q: queue.Queue = queue.Queue()
         self.p = subprocess.Popen(
-            [sys.executable, "-m", "orkiosk", *map(str, args)],
+            (cmd or [sys.executable, "-m", "orkiosk"]) + list(map(str, args)),
+            stdin=subprocess.PIPE if cmd else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -72,6 +73,13 @@ class Proc:
             self._q.get_nowait()
 
     def stop(self, sig: int = 15) -> None:
+        if self.p.stdin is not None and self.p.poll() is None:
+            try:
+                self.p.stdin.write("quit\n")
+                self.p.stdin.flush()
+                self.p.wait(timeout=20)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
         if self.p.poll() is None:
             self.p.send_signal(sig)
             try:
@@ -208,6 +216,7 @@ class Net:
         if big:
             meshes["head"] = surface((0, 0, 0), (60, 70, 80), 400, 400)
         tag = "-".join(f"{k}" for k in changes) + ("-big" if big else "")
+        tag += f"-{changes['case_id']}" if "case_id" in changes else ""
         out = write_package(plan, meshes, self.root / "pkgs" / f"v{version}-{signer}{tag}")
         if signer:
             sign_package(out, self.keys / f"{signer}.key")

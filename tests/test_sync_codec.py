@@ -28,6 +28,10 @@ SAMPLES = [
     codec.Accepted("OR-3", SHA, 4, ("kiosk-a", "kiosk-b")),
     codec.Refused("", "older than the room's plan"),
     codec.Report("OR-3", "kiosk-a", SHA, 4, "shown", ""),
+    codec.Point("OR-3", "view", "anterior", False),
+    codec.Point("OR-3", "trajectory", "t1", True),
+    codec.Pointed("OR-3", ("kiosk-a",)),
+    codec.Follow("OR-3", "alice", "highlight", "Ventricles", False),
     codec.Error("unexpected message"),
 ]
 
@@ -107,6 +111,15 @@ def header(**doc) -> list[bytes]:
                 reason="",
             ),
             "must be one of shown, confirm, refused",
+        ),
+        (header(t="point", room="a", kind="zoom", target="x", side=False), "'kind' must be one"),
+        (header(t="point", room="a", kind="view", target="", side=False), "'target' must be"),
+        (header(t="point", room="a", kind="view", target="x" * 65, side=False), "1 to 64"),
+        (header(t="point", room="a", kind="view", target="a\nb", side=False), "printable"),
+        (header(t="point", room="a", kind="view", target="x", side=1), "true or false"),
+        (
+            header(t="follow", room="a", planner="a b", kind="view", target="x", side=False),
+            "'planner' must be a short word",
         ),
     ],
 )

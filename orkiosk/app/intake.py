@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import socket
 import threading
 from collections.abc import Callable
@@ -160,9 +161,13 @@ class SyncIntake:
     (`offer(path)`, which hands it to the Kivy thread). A plan for another case or patient is
     offered from staging without being committed: nothing of it is shown until a person confirms
     it on the kiosk. The app calls `report(path, outcome, reason)` once its screen has decided,
-    and that answer goes back to the hub. `link` is the hub link for the status line."""
+    and that answer goes back to the hub. A plan waiting for confirmation is committed when the
+    person confirms it (`confirm`, on a worker thread: the store copies and fsyncs) and then
+    answered "shown"; declined (`decline`), it is answered "refused" and dropped from staging.
+    `link` is the hub link for the status line; `on_follow(Follow)` gets what a planner points
+    at (receiver thread)."""
 
-    def __init__(self, settings, offer: Callable[[Path], None]):
+    def __init__(self, settings, offer: Callable[[Path], None], on_follow=None):
         from orkiosk.app.syncrun import sync_parts
         from orkiosk.store import PlanStore
         from orkiosk.sync.receiver import Link, Receiver
@@ -173,7 +178,9 @@ class SyncIntake:
         self.stale_after_s = settings.stale_after_s
         self.link = Link(False, None)
         self._waiting: dict[Path, tuple] = {}
+        self._held: dict[Path, tuple] = {}  # staged plans of another case, until a person decides
         self._lock = threading.Lock()
+        self._commit_lock = threading.Lock()  # the receiver and a confirmation both commit
         self.receiver = Receiver(
             settings.hub,
             hub_key,
@@ -183,6 +190,7 @@ class SyncIntake:
             self._deliver,
             on_link=self._on_link,
             heartbeat_s=settings.heartbeat_s,
+            on_follow=on_follow,
         )
 
     def start(self) -> SyncIntake:
@@ -208,16 +216,18 @@ class SyncIntake:
             if current is not None and not same_case(current.path, pkg):
                 raise AwaitConfirmation("another case or patient")
 
+        staged = False
         try:
-            path = self.store.commit(
-                folder, trusted=self.trusted, require_signature=True, check=check
-            ).path
+            with self._commit_lock:
+                path = self.store.commit(
+                    folder, trusted=self.trusted, require_signature=True, check=check
+                ).path
         except AwaitConfirmation:
-            path = folder
+            path, staged = folder, True
         except OrkioskError as exc:
             return Outcome("refused", state.case_id, state.plan_version, reason_of(exc))
         with self._lock:
-            self._waiting[Path(path).resolve()] = (state.sha, state)
+            self._waiting[Path(path).resolve()] = (state.sha, state, staged)
         log.info("hub: plan %s v%d offered", state.case_id, state.plan_version)
         self.offer(Path(path))
         return None  # the screen decides; report() answers
@@ -226,11 +236,74 @@ class SyncIntake:
         """The app's decision about a package it was offered (any thread)."""
         from orkiosk.sync.receiver import Outcome
 
+        key = Path(path).resolve()
         with self._lock:
-            entry = self._waiting.pop(Path(path).resolve(), None)
+            entry = self._waiting.pop(key, None)
+            if entry is not None and entry[2] and outcome == "confirm":
+                self._held[key] = entry + ("",)
         if entry is not None:
-            sha, state = entry
+            sha, state, _ = entry
             self.receiver.answer(sha, Outcome(outcome, state.case_id, state.plan_version, reason))
+
+    def holds(self, path: Path) -> bool:
+        """Is this a hub plan waiting in staging for a person's confirmation?"""
+        with self._lock:
+            return Path(path).resolve() in self._held
+
+    def confirm(self, path: Path, done: Callable[[str], None]) -> bool:
+        """A person confirmed the held plan: commit it on a worker thread, answer the hub, then
+        `done(reason)` ("" = committed; else why not, and nothing was committed). False when
+        this plan is not held; True also while its commit is already under way."""
+        key = Path(path).resolve()
+        with self._lock:
+            entry = self._held.get(key)
+            if entry is None or entry[3] == "committing":
+                return entry is not None
+            self._held[key] = entry[:3] + ("committing",)
+        threading.Thread(
+            target=self._commit_held, args=(key, entry, done), name="orkiosk-confirm", daemon=True
+        ).start()
+        return True
+
+    def _commit_held(self, key: Path, entry: tuple, done: Callable[[str], None]) -> None:
+        from orkiosk.errors import OrkioskError
+        from orkiosk.sync.receiver import Outcome
+        from orkiosk.sync.rooms import reason_of
+
+        sha, state, _, _ = entry
+        try:
+            with self._commit_lock:
+                c = self.store.commit(key, trusted=self.trusted, require_signature=True)
+        except OrkioskError as exc:
+            reason = reason_of(exc)
+            outcome = Outcome("refused", state.case_id, state.plan_version, reason)
+            shutil.rmtree(key, ignore_errors=True)
+        else:
+            reason = ""
+            log.info(
+                "hub: plan %s v%d confirmed on the kiosk, committed", c.case_id, c.plan_version
+            )
+            outcome = Outcome("shown", c.case_id, c.plan_version)
+        with self._lock:
+            self._held.pop(key, None)
+        self.receiver.answer(sha, outcome)
+        done(reason)
+
+    def decline(self, path: Path) -> None:
+        """A person kept the current plan: answer "refused" and drop the staged one."""
+        from orkiosk.sync.receiver import Outcome
+
+        key = Path(path).resolve()
+        with self._lock:
+            entry = self._held.get(key)
+            if entry is None or entry[3] == "committing":
+                return
+            del self._held[key]
+        sha, state, _, _ = entry
+        reason = "not confirmed on the kiosk; the plan on screen stays"
+        self.receiver.answer(sha, Outcome("refused", state.case_id, state.plan_version, reason))
+        shutil.rmtree(key, ignore_errors=True)
+        log.info("hub: plan %s v%d declined on the kiosk", state.case_id, state.plan_version)
 
     def status_text(self, now: float | None = None) -> tuple[str, bool]:
         """("hub connected, last heard 10:31:02", stale?) for the status line."""

@@ -40,6 +40,7 @@ from orkiosk.app.rail import RailPages
 from orkiosk.app.readouts import CUT_LABELS, changes_text, readout_text
 from orkiosk.app.resume import load_view, save_view
 from orkiosk.app.settings import KioskSettings
+from orkiosk.app.syncui import SyncScreen
 from orkiosk.app.view3d import PlanView
 from orkiosk.errors import OrkioskError
 from orkiosk.plan.colors import srgb
@@ -76,6 +77,9 @@ class KioskRoot(BoxLayout):
     alert_text = StringProperty("")
     alert_kind = StringProperty("")  # "error" | "confirm" | ""
     changes_banner = StringProperty("")  # what changed in a newer version (until tapped away)
+    hub_banner = StringProperty("")  # no contact with the planning hub (app/syncui.py)
+    follow_banner = StringProperty("")  # follow mode: what the planner shows, or that it ended
+    following = BooleanProperty(False)  # the FOLLOW PLANNER toggle
     readout = StringProperty("")
     status = StringProperty("")
     placeholder = StringProperty("Loading plan ...")
@@ -182,6 +186,7 @@ class KioskApp(App):
         self._trusted = None
         self._intake = []
         self._sync: SyncIntake | None = None  # plans from the planning hub
+        self._syncui: SyncScreen | None = None  # its banner, follow mode, confirmations
         self._loading = 0
         self._lock = threading.Lock()
         self.audit = audit_for_state(settings.state)  # STATE/audit: the clinical record
@@ -235,10 +240,9 @@ class KioskApp(App):
                     ).start()
                 )
             if self.settings.hub:
-                self._sync = SyncIntake(
-                    self.settings, lambda p: self.request_load(p, "hub")
-                ).start()
-                self._intake.append(self._sync)
+                self._syncui = SyncScreen(self, self.settings).start()
+                self._sync = self._syncui.intake
+                self._intake.append(self._syncui)
         except (OSError, OrkioskError) as exc:
             self.state.set_error(f"Plan intake unavailable: {exc}")
         self._audit("start", role="kiosk", plan=str(self.plan_path) if self.plan_path else None)
@@ -473,6 +477,8 @@ class KioskApp(App):
         if self.view.frames:  # timings are for the log, never for the clinical screen
             log.debug("last frame: %s %.0f ms", self.view.quality, self.view.frame_ms)
         bits.append(st.mode.upper() + ("  LOCKED" if st.locked else ""))
+        if self._syncui is not None:
+            self._syncui.refresh()  # the banner when the hub is not heard
         if self._sync is not None:  # the hub link; stale in capitals, first
             text, stale = self._sync.status_text()
             bits[:0] = [text] if stale else []
@@ -481,6 +487,11 @@ class KioskApp(App):
 
     # ------------------------------------------------------------------ actions from kv
     def confirm_pending(self):
+        if self._syncui is not None and self._syncui.confirm(self.state.pending):
+            return  # a hub plan: committed first, then shown (show_pending)
+        self.show_pending()
+
+    def show_pending(self):
         before, pending = self.state.package, self.state.pending
         try:
             self.state.confirm_pending()  # staged with the prepared scene of its offer
@@ -497,6 +508,8 @@ class KioskApp(App):
 
     def dismiss_alert(self):
         if self.state.pending is not None:
+            if self._syncui is not None:
+                self._syncui.decline(self.state.pending)  # the hub hears; staging dropped
             self.state.reject_pending()
         else:
             self.state.clear_error()
@@ -549,6 +562,9 @@ class KioskApp(App):
         except KeyError:  # the plan no longer has that view or trajectory
             return
         log.info("resumed the last view of case %s", plan.case_id)
+
+    def set_following(self, on: bool):
+        self.state.set_following(on)
 
     def set_mode(self, mode: str):
         self.state.set_mode(mode)

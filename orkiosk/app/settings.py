@@ -28,7 +28,8 @@
     identity = "/etc/orkiosk/or-3"           # this kiosk's identity (or-3.key, or-3.pub)
     room = "OR-3"                             # the OR room whose plan this kiosk follows
     heartbeat_s = 1.0                         # asks the hub this often
-    stale_after_s = 10.0                      # "hub not heard" banner after this long
+    stale_after_s = 10.0                      # "no contact with the hub" banner after this long
+    follow = false                            # follow the planner's view (orkiosk point) at start
 
     [gestures]                                # see orkiosk.touch.settings.GestureSettings
     tap_slop_mm = 7.0
@@ -87,6 +88,7 @@ class KioskSettings:
     room: str = ""
     heartbeat_s: float = 1.0
     stale_after_s: float = 10.0
+    follow: bool = False  # follow mode on at start (the FOLLOW PLANNER toggle)
 
 
 _SECTIONS = {
@@ -116,6 +118,7 @@ _SECTIONS = {
         "room": str,
         "heartbeat_s": float,
         "stale_after_s": float,
+        "follow": bool,
     },
 }
 _ENV = {

@@ -15,108 +15,41 @@ words, hashes 64 hex digits, paths relative without "..").
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, fields
 
 from orkiosk.errors import OrkioskError
-
-MAGIC = b"orkiosk/1"
-MAX_HEADER = 16 << 10
-CHUNK_MAX = 1 << 20
-MAX_FILES = 256
-MAX_FILE_SIZE = 512 << 20
-MAX_PACKAGE = 1 << 30
-MAX_TEXT = 400
-OUTCOMES = ("shown", "confirm", "refused")
-
-_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_SHA = re.compile(r"[0-9a-f]{64}")
-_PATH_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+from orkiosk.sync.fields import (  # noqa: F401  (limits re-exported: codec.CHUNK_MAX, ...)
+    _CASE,
+    _LENGTH,
+    _OFFSET,
+    _VERSION,
+    _WORD,
+    CHUNK_MAX,
+    MAGIC,
+    MAX_FILE_SIZE,
+    MAX_FILES,
+    MAX_HEADER,
+    MAX_PACKAGE,
+    MAX_TEXT,
+    OUTCOMES,
+    POINT_KINDS,
+    _files,
+    _flag,
+    _name,
+    _names,
+    _opt_sha,
+    _outcome,
+    _path,
+    _point_kind,
+    _room,
+    _sha,
+    _target,
+    _text,
+)
 
 
 class ProtocolError(OrkioskError):
     """Bytes that are not a valid message (the text says what and why, in one line)."""
-
-
-# ---------------------------------------------------------------- field checks
-def _room(v):
-    if not isinstance(v, str) or not _WORD.fullmatch(v):
-        raise ValueError("must be a short word (letters, digits, '.', '_', '-')")
-    return v
-
-
-_name = _room
-
-
-def _sha(v):
-    if not isinstance(v, str) or not _SHA.fullmatch(v):
-        raise ValueError("must be 64 lower-case hex digits")
-    return v
-
-
-def _opt_sha(v):
-    return v if v == "" else _sha(v)
-
-
-def _path(v):
-    if not isinstance(v, str) or len(v) > 255:
-        raise ValueError("must be a relative path of at most 255 characters")
-    parts = v.split("/")
-    if len(parts) > 4 or not all(_PATH_PART.fullmatch(p) and p not in (".", "..") for p in parts):
-        raise ValueError("must be a plain relative path inside the package")
-    return v
-
-
-def _int(lo, hi):
-    def check(v):
-        if type(v) is not int or not lo <= v <= hi:
-            raise ValueError(f"must be an integer from {lo} to {hi}")
-        return v
-
-    return check
-
-
-def _text(v):
-    if not isinstance(v, str) or len(v) > MAX_TEXT:
-        raise ValueError(f"must be text of at most {MAX_TEXT} characters")
-    return v
-
-
-def _outcome(v):
-    if v not in OUTCOMES:
-        raise ValueError(f"must be one of {', '.join(OUTCOMES)}")
-    return v
-
-
-def _files(v):
-    """[[path, size], ...]: unique paths, bounded count and sizes -> tuple of (path, size)."""
-    if not isinstance(v, list) or len(v) > MAX_FILES:
-        raise ValueError(f"must be a list of at most {MAX_FILES} files")
-    out, seen, total = [], set(), 0
-    for item in v:
-        if not isinstance(item, list) or len(item) != 2:
-            raise ValueError("each file must be [path, size]")
-        path, size = _path(item[0]), _int(0, MAX_FILE_SIZE)(item[1])
-        if path in seen:
-            raise ValueError(f"lists {path} twice")
-        seen.add(path)
-        total += size
-        out.append((path, size))
-    if total > MAX_PACKAGE:
-        raise ValueError(f"adds up to more than {MAX_PACKAGE >> 20} MiB")
-    return tuple(out)
-
-
-def _names(v):
-    if not isinstance(v, list) or len(v) > 1000:
-        raise ValueError("must be a list of at most 1000 names")
-    return tuple(_name(x) for x in v)
-
-
-_VERSION = _int(0, 2**31 - 1)
-_OFFSET = _int(0, MAX_FILE_SIZE)
-_LENGTH = _int(1, CHUNK_MAX)
-_CASE = _text
 
 
 # ---------------------------------------------------------------- messages
@@ -257,6 +190,37 @@ class Report:
 
 
 @dataclass(frozen=True)
+class Point:
+    """Planner -> hub: show this on the room's kiosks that follow the planner (follow mode):
+    kind "view" (a named or plan view), "trajectory" (its probe's eye, or `side`), or
+    "highlight" (a structure, by id or name)."""
+
+    room: str
+    kind: str
+    target: str
+    side: bool
+
+
+@dataclass(frozen=True)
+class Pointed:
+    """Hub -> planner: the Point went to these kiosks of the room (connected now)."""
+
+    room: str
+    kiosks: tuple
+
+
+@dataclass(frozen=True)
+class Follow:
+    """Hub -> kiosk: a planner (named by the hub from its key) points at something."""
+
+    room: str
+    planner: str
+    kind: str
+    target: str
+    side: bool
+
+
+@dataclass(frozen=True)
 class Error:
     """Either side, just before it drops the peer: why."""
 
@@ -306,6 +270,15 @@ _SCHEMA = {
         "outcome": _outcome,
         "reason": _text,
     },
+    Point: {"room": _room, "kind": _point_kind, "target": _target, "side": _flag},
+    Pointed: {"room": _room, "kiosks": _names},
+    Follow: {
+        "room": _room,
+        "planner": _name,
+        "kind": _point_kind,
+        "target": _target,
+        "side": _flag,
+    },
     Error: {"reason": _text},
 }
 KINDS = {cls.__name__.lower(): cls for cls in _SCHEMA}
@@ -327,6 +300,9 @@ Message = (
     | Accepted
     | Refused
     | Report
+    | Point
+    | Pointed
+    | Follow
     | Error
 )
 

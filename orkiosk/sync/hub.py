@@ -30,7 +30,7 @@ from orkiosk.sync.rooms import Rooms, Upload, reason_of
 log = logging.getLogger("orkiosk.hub")
 
 ALLOWED = {
-    "planner": (codec.Ping, codec.Pong, codec.Push, codec.Put, codec.Commit),
+    "planner": (codec.Ping, codec.Pong, codec.Push, codec.Put, codec.Commit, codec.Point),
     "kiosk": (codec.Ping, codec.Pong, codec.GetState, codec.Fetch, codec.Answer),
 }
 MAX_DROPPED = 4096
@@ -203,6 +203,8 @@ class Hub:
             send(sock, codec.PutOk(msg.sha, msg.path, end), route)
         elif isinstance(msg, codec.Commit):
             self._commit(sock, route, sess, msg)
+        elif isinstance(msg, codec.Point):
+            self._point(sock, route, sess, msg)
 
     def _state(self, room: str) -> codec.State:
         cur = self.rooms.current(room)
@@ -291,3 +293,20 @@ class Hub:
         for r, other in list(self.sessions.items()):
             if other.room == up.room and other.peer.role == "kiosk":
                 send(sock, codec.Notice(up.room), r)
+
+    def _point(self, sock, route, sess, msg: codec.Point) -> None:
+        """Follow mode: relay a planner's view to its room's kiosks (the role came from the
+        key: only planners reach here); each kiosk decides whether it follows."""
+        follow = codec.Follow(msg.room, sess.peer.name, msg.kind, msg.target, msg.side)
+        sent = []
+        for r, other in list(self.sessions.items()):
+            if other.room == msg.room and other.peer.role == "kiosk" and send(sock, follow, r):
+                sent.append(other.peer.name)
+        log.info(
+            "planner %s points %s in %s (%d kiosk(s))",
+            sess.peer.name,
+            msg.kind,
+            msg.room,
+            len(sent),
+        )
+        send(sock, codec.Pointed(msg.room, tuple(sorted(set(sent)))), route)

@@ -120,6 +120,17 @@ class Pusher:
         self._answers(o.sha, set(msg.kiosks), wait_s)
         return 0
 
+    def point(self, room: str, kind: str, target: str, side: bool = False) -> int:
+        """Follow mode: show `target` on the room's kiosks that follow the planner."""
+        send(self.sock, codec.Point(room, kind, target, side))
+        msg = self._next(REPLY_TIMEOUT_S, "point")
+        if not isinstance(msg, codec.Pointed):
+            raise SyncError(f"unexpected answer from the hub ({codec.kind_of(msg)})")
+        what = f"{kind} {target}" + (" (side)" if side else "")
+        names = ", ".join(msg.kiosks) or "none connected"
+        self.out(f"sent {what} to room {room} (kiosks: {names}; shown where follow mode is on)")
+        return 0
+
     def _upload(self, package: Path, o: Outline, have: set) -> None:
         chunks = []
         for path, size in o.files:

@@ -7,11 +7,13 @@ the staged folder to `deliver` and sends the hub its answer. The socket never le
 other threads report late answers through `answer()`, which wakes the loop through a pipe.
 
 deliver(folder, state) -> Outcome | None runs on this thread; None means "the answer comes later
-through answer()" (the windowed kiosk answers once its screen has decided).
+through answer()" (the windowed kiosk answers once its screen has decided). on_follow(Follow),
+also on this thread, gets what a planner points at (follow mode); without it they are ignored.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import queue
@@ -70,12 +72,14 @@ class Receiver:
         deliver: Callable[[Path, codec.State], Outcome | None],
         on_link: Callable[[Link], None] | None = None,
         heartbeat_s: float = HEARTBEAT_S,
+        on_follow: Callable[[codec.Follow], None] | None = None,
     ):
         self.hub, self.hub_key, self.me, self.room = hub, hub_key, me, room
         self.store = store  # orkiosk.store.PlanStore (injected: sync does not import it)
         self.deliver = deliver
         self.on_link = on_link or (lambda link: None)
         self.heartbeat_s = heartbeat_s
+        self.on_follow = on_follow  # None: this kiosk ignores a planner's pointing (headless)
         self._stop = threading.Event()
         self._answers: queue.Queue = queue.Queue()
         self._wake_r, self._wake_w = os.pipe()
@@ -186,6 +190,8 @@ class Receiver:
             send(sock, codec.GetState(self.room))
         elif isinstance(msg, codec.Chunk):
             self._on_chunk(sock, msg)
+        elif isinstance(msg, codec.Follow) and msg.room == self.room and self.on_follow:
+            self.on_follow(msg)
 
     def _on_state(self, sock, state: codec.State) -> None:
         if state.room != self.room or not state.sha:
@@ -247,17 +253,38 @@ class Receiver:
         folder = self.store.staging_dir(msg.sha)
         size = dict(f.state.files)[msg.path]
         part = _part(folder, msg.path)
-        part.parent.mkdir(parents=True, exist_ok=True)
-        with open(part, "r+b" if part.exists() else "wb") as out:
-            out.seek(msg.offset)
-            out.write(msg.data)
-        if msg.offset + len(msg.data) >= size and part.stat().st_size == size:
-            _complete(folder, msg.path)
+        try:
+            part.parent.mkdir(parents=True, exist_ok=True)
+            with open(part, "r+b" if part.exists() else "wb") as out:
+                out.seek(msg.offset)
+                out.write(msg.data)
+            if msg.offset + len(msg.data) >= size and part.stat().st_size == size:
+                _complete(folder, msg.path)
+        except OSError as exc:  # a full disk (ENOSPC), a read-only or failing one
+            self._staging_failed(sock, folder, exc)
+            return
         if self._hold and self._chunks >= self._hold:
             log.warning("test hook %s: holding after %d chunks", HOLD_ENV, self._chunks)
             self._fetch = None
             return
         self._request(sock)
+
+    def _staging_failed(self, sock, folder: Path, exc: OSError) -> None:
+        """The kiosk cannot store what it fetches: refuse with the reason (the plan on screen
+        stays), drop the partial staging to free the space, and answer the hub."""
+        state, self._fetch = self._fetch.state, None
+        code = errno.errorcode.get(exc.errno or 0, "EIO")
+        log.error(
+            "staging v%d (case %s) failed: %s (%s); the current plan stays",
+            state.plan_version,
+            state.case_id,
+            exc.strerror or exc,
+            code,
+        )
+        shutil.rmtree(folder, ignore_errors=True)
+        reason = f"the kiosk could not store the plan: {exc.strerror or 'I/O error'} ({code})"
+        self.outcomes[state.sha] = Outcome("refused", state.case_id, state.plan_version, reason)
+        self._send_answer(sock, state.sha)
 
     def _check_stall(self, sock) -> None:
         f = self._fetch

@@ -91,6 +91,17 @@ class CameraMoved:
     interactive: bool
 
 
+@dataclass(frozen=True)
+class FollowChanged:
+    """Follow mode switched on or off (`why`: "touch" when a touch on the 3D view ended it),
+    or the planner pointed at something else (`showing`: what, for the screen)."""
+
+    following: bool
+    why: str = ""
+    showing: str = ""
+    highlight: str | None = None  # structure id shown at full opacity, the others dimmed
+
+
 Event = (
     PlanShown
     | PendingChanged
@@ -105,4 +116,5 @@ Event = (
     | SelectionChanged
     | ViewChanged
     | CameraMoved
+    | FollowChanged
 )

@@ -17,6 +17,7 @@ import numpy as np
 
 from orkiosk.app.model import events as ev
 from orkiosk.app.model.changes import ChangeTracker
+from orkiosk.app.model.follow import HIGHLIGHT_DIM, describe, resolve_structure, resolve_view
 from orkiosk.app.model.plans import Offer, judge
 from orkiosk.app.model.values import (
     CUT_PLANES,
@@ -83,6 +84,9 @@ class KioskState:
         self.camera: Camera | None = None
         self.viewport_px: tuple[int, int] = (1, 1)
         self.px_per_mm: float = 96 / 25.4
+        self.following: bool = False  # follow mode: the planner's view (orkiosk point)
+        self.highlight: str | None = None  # follow mode: this structure full, others dimmed
+        self.showing: str = ""  # follow mode: what the planner points at, for the screen
         self._subscribers: list[Callable[[ev.Event], None]] = []
         self._queue: list[ev.Event] | None = None
 
@@ -190,6 +194,8 @@ class KioskState:
             if not same_anatomy:
                 self.set_cut(offset=0.0)
             self.name_structure(None)
+            if not same_anatomy:
+                self._set_follow(self.following, "", "", None)
             view_ok = same_anatomy and self.camera is not None and self._view_exists(self.view)
             if not view_ok:
                 self.set_view(DEFAULT_VIEW)
@@ -403,6 +409,44 @@ class KioskState:
                 elif isinstance(c, LongPress) and pick is not None:
                     self.name_structure(pick(c.x, c.y))
 
+    # ------------------------------------------------------------ follow mode
+    def _set_follow(self, on: bool, why: str, showing: str, highlight: str | None) -> None:
+        now = (on, showing, highlight)
+        if now != (self.following, self.showing, self.highlight):
+            self.following, self.showing, self.highlight = now
+            self._emit(ev.FollowChanged(on, why, showing, highlight))
+
+    def set_following(self, on: bool, why: str = "") -> None:
+        """Follow the planner (on) or stop; stopping drops the highlight."""
+        self._set_follow(bool(on), why, self.showing if on else "", self.highlight if on else None)
+
+    def touched(self) -> None:
+        """A finger on the 3D view: the person takes over, follow mode ends."""
+        if self.following:
+            self._set_follow(False, "touch", "", None)
+
+    def follow(self, kind: str, target: str, side: bool = False) -> str:
+        """Apply what the planner points at, if following; '' when applied, else why not."""
+        if not self.following:
+            return "follow mode is off"
+        if self.package is None or self.bounds is None:
+            return "no plan shown"
+        plan = self.package.plan
+        with self._batch():
+            if kind == "highlight":
+                sid = resolve_structure(plan, target)
+                if sid is None:
+                    return "no such structure in the shown plan"
+                name = plan.structure(sid).name
+                self._set_follow(True, "", describe(kind, name), sid)
+                return ""
+            view = resolve_view(plan, kind, target, side)
+            if view is None:
+                return f"no such {kind} in the shown plan"
+            self.set_view(view)
+            self._set_follow(True, "", describe(kind, target, side), self.highlight)
+        return ""
+
     # ------------------------------------------------------------ for the renderer
     def display_state(self) -> DisplayState:
         """The renderer's per-frame choices for the shown plan."""
@@ -412,6 +456,10 @@ class KioskState:
         for s in self.package.plan.structures:
             ds.visible[s.id] = s.id not in self.hidden
             ds.opacity[s.id] = self.effective_opacity(s.id)
+            if self.highlight is not None:  # follow mode: that one full, the others dimmed
+                full = s.id == self.highlight
+                ds.visible[s.id] = full or ds.visible[s.id]
+                ds.opacity[s.id] = 1.0 if full else ds.opacity[s.id] * HIGHLIGHT_DIM
         ds.clip = self.clip_plane()
         ds.probe_trajectory = probe_trajectory(self.view)
         return ds
