@@ -35,5 +35,5 @@ def load_for_display(
     return Loaded(
         pkg,
         all_trajectory_metrics(pkg.plan, pkg.meshes),
-        prepare_scene(pkg.plan, pkg.meshes, settings.interactive_triangles),
+        prepare_scene(pkg.plan, pkg.meshes, settings.interactive_triangles, pkg.image),
     )

@@ -45,7 +45,8 @@ def export_image(
     )
     idx = volume.lps_to_index(corners)
     shape = np.array(volume.shape_ijk)
-    first = np.clip(idx.min(axis=0), 0, shape - 1)
+    first = np.clip(np.floor(idx.min(axis=0)), 0, shape - 1)  # on a source voxel: at the
+    # source's own spacing the image is a plain copy of its voxels
     last = np.clip(idx.max(axis=0), 0, shape - 1)
     step = out_sp / src  # source voxels per output voxel, per axis (i, j, k)
     dims = np.floor((last - first) / step).astype(int) + 1

@@ -55,6 +55,20 @@ def register(subparsers) -> None:
         help="draw each trajectory this far beyond its target",
     )
     p.add_argument("--no-labels", action="store_true", help="no text labels in the picture")
+    p.add_argument(
+        "--slice",
+        metavar="PLANE:MM",
+        help="write the slice view instead (as the kiosk draws it): axial|sagittal|coronal:MM "
+        "(from the plan's centre along +z/+x/+y), trajectory:ID[:MM before the target] "
+        "(across it) or along:ID[:MM]; axial and coronal are radiological (patient's left on "
+        "the image's right)",
+    )
+    p.add_argument(
+        "--window",
+        metavar="PRESET|W/L",
+        help="image window for --slice and --cut: a preset of the package (Brain, Bone...) or "
+        "WIDTH/LEVEL (default: the package's first preset)",
+    )
     p.set_defaults(func=run)
 
 
@@ -83,9 +97,15 @@ def run(args: argparse.Namespace) -> int:
     if not out.parent.is_dir():
         raise RenderError(f"{out.parent}: no such directory")
     pkg = load_package(args.package)
+    if args.slice:
+        return _run_slice(args, pkg, size, out)
     state = DisplayState(trajectory_extension=float(args.extension))
     state.hide(*args.hide)
     state.opacity.update(parse_opacity(args.opacity))
+    if args.window:
+        from orkiosk.render.slicesnap import parse_window
+
+        state.window = parse_window(args.window, pkg.image)[0]
     if args.cut:
         state.clip = parse_cut(args.cut, pkg.plan, plan_bounds(pkg.plan, pkg.meshes))
     options = SnapshotOptions(
@@ -96,9 +116,22 @@ def run(args: argparse.Namespace) -> int:
         state=state,
         labels=not args.no_labels,
     )
-    image = render_snapshot(pkg.plan, pkg.meshes, options)
+    image = render_snapshot(pkg.plan, pkg.meshes, options, image=pkg.image)
     tmp = out.with_name(out.name + ".part")
     image.save(tmp, format="PNG")
     tmp.replace(out)
     print(f"{out}: {size[0]}x{size[1]}, plan {pkg.plan.case_id} v{pkg.plan.plan_version}")
+    return 0
+
+
+def _run_slice(args, pkg, size, out: Path) -> int:
+    from orkiosk.render.slicesnap import render_slice_snapshot, slice_caption
+
+    if pkg.image is None:
+        print(f"{args.package}: note: no image volume (format 1); contours only")
+    image, frame = render_slice_snapshot(pkg, args.slice, size, args.window)
+    tmp = out.with_name(out.name + ".part")
+    image.save(tmp, format="PNG")
+    tmp.replace(out)
+    print(f"{out}: {size[0]}x{size[1]}, {slice_caption(frame, '').strip()}")
     return 0

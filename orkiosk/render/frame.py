@@ -10,7 +10,7 @@ import numpy as np
 
 from orkiosk.render.boxes import box_distance, clip_cut
 from orkiosk.render.camera import Camera
-from orkiosk.render.caps import cut_slots
+from orkiosk.render.caps import CapImage, cap_image, cut_slots
 from orkiosk.render.markers import marker_items
 from orkiosk.render.programs import NO_CLIP
 from orkiosk.render.scene import OPAQUE_LIMIT, DrawItem, Scene
@@ -64,6 +64,7 @@ class DrawList:
     slots: list[DrawItem]  # cut closed structures whose sections are drawn (see caps)
     markers: list  # (unit mesh, model matrix, colour, pick code)
     background: tuple[float, ...]
+    cap_image: CapImage | None = None  # the image painted on the cut sections
 
     @property
     def triangles(self) -> int:
@@ -91,6 +92,7 @@ class DrawList:
             slots=cut_slots(opaque + transparent) if state.clip is not None else [],
             markers=marker_items(scene, state),
             background=tuple(float(c) for c in state.background),
+            cap_image=cap_image(scene, state),
         )
 
 

@@ -36,12 +36,13 @@ def accumulate(ctx: moderngl.Context, gl: Programs, targets, fv, items, edge_enh
         item.mesh.render("oit")
 
 
-def translucent_caps(ctx: moderngl.Context, gl: Programs, targets, fv, slots) -> bool:
-    """Translucent sections into the OIT buffers (after accumulate); False when there are none."""
+def translucent_caps(ctx: moderngl.Context, gl: Programs, targets, fv, slots, image=None) -> bool:
+    """Translucent sections into the OIT buffers (after accumulate); False when there are none.
+    Where the image covers the plane, the opaque pass painted it already."""
     if not any(item.opacity < OPAQUE_LIMIT for item in slots):
         return False
     ctx.enable_only(moderngl.BLEND)
-    draw_caps(gl.caps, gl.caps_vao, targets, slots, fv)
+    draw_caps(gl.caps, gl.caps_vao, targets, slots, fv, image)
     return True
 
 

@@ -19,9 +19,11 @@ def opaque_pass(ctx: moderngl.Context, gl: Programs, targets, fv, draws) -> None
     ctx.viewport = (0, 0, *fv.size)
     fbo.clear(*draws.background, 0.0, depth=1.0)
     ctx.depth_func = "<"
-    if any(item.opacity >= OPAQUE_LIMIT for item in draws.slots):
+    if draws.slots and (
+        draws.cap_image is not None or any(i.opacity >= OPAQUE_LIMIT for i in draws.slots)
+    ):
         ctx.enable_only(moderngl.DEPTH_TEST)
-        draw_caps(gl.caps_opaque, gl.caps_opaque_vao, targets, draws.slots, fv)
+        draw_caps(gl.caps_opaque, gl.caps_opaque_vao, targets, draws.slots, fv, draws.cap_image)
     prog = gl.mesh["opaque"]
     frame_uniforms(prog, fv.proj, fv.view, fv.clip_eq, fv.ortho)
     model_uniforms(prog, None, fv.rotation)

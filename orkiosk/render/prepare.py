@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from orkiosk.plan.bounds import plan_bounds
+from orkiosk.plan.image import ImageVolume
 from orkiosk.plan.mesh import Mesh
 from orkiosk.plan.model import Plan
 from orkiosk.render import geometry
@@ -36,10 +37,14 @@ class PreparedScene:
     plan: Plan
     structures: tuple[PreparedStructure, ...]
     bounds: tuple[np.ndarray, np.ndarray]
+    image: ImageVolume | None = None  # format 1.1: painted on cuts, shown in slice views
 
 
 def prepare_scene(
-    plan: Plan, meshes: dict[str, Mesh], lod_budget: int = DEFAULT_LOD_BUDGET
+    plan: Plan,
+    meshes: dict[str, Mesh],
+    lod_budget: int = DEFAULT_LOD_BUDGET,
+    image: ImageVolume | None = None,
 ) -> PreparedScene:
     """Everything a Scene needs besides the GPU. lod_budget: 0 for no lighter meshes."""
     missing = [s.id for s in plan.structures if s.id not in meshes]
@@ -69,4 +74,4 @@ def prepare_scene(
                 closed=geometry.is_closed(mesh.indices),
             )
         )
-    return PreparedScene(plan, tuple(out), plan_bounds(plan, meshes))
+    return PreparedScene(plan, tuple(out), plan_bounds(plan, meshes), image)

@@ -81,17 +81,19 @@ class Renderer:
         meshes: dict[str, Mesh] | None = None,
         *,
         lod_budget: int = DEFAULT_LOD_BUDGET,
+        image=None,
     ) -> Scene:
         """Upload a plan's meshes: create_scene(plan, meshes), or create_scene(prepared) with
         the result of prepare_scene() made beforehand (e.g. on a worker thread), which leaves
         only the buffer uploads for the GL thread. lod_budget: triangles drawn while the view
-        moves (0: no lighter meshes)."""
+        moves (0: no lighter meshes). image: the package's ImageVolume (format 1.1), painted
+        on cut sections."""
         if isinstance(plan, PreparedScene):
             prepared = plan
         else:
             if meshes is None:
                 raise RenderError("create_scene needs the plan's meshes")
-            prepared = prepare_scene(plan, meshes, lod_budget)
+            prepared = prepare_scene(plan, meshes, lod_budget, image)
         return Scene(self.ctx, self.gl.mesh, prepared)
 
     @property
@@ -185,7 +187,7 @@ class Renderer:
             if draws.transparent:
                 oit.accumulate(ctx, self.gl, targets, fv, draws.transparent, self.edge_enhance)
                 lap("transparent")
-                if oit.translucent_caps(ctx, self.gl, targets, fv, draws.slots):
+                if oit.translucent_caps(ctx, self.gl, targets, fv, draws.slots, draws.cap_image):
                     lap("caps")
                 targets.oit_fbo.depth_mask = True
         finally:

@@ -11,6 +11,7 @@ import numpy as np
 from orkiosk.plan.mesh import Mesh
 from orkiosk.render.errors import RenderError
 from orkiosk.render.prepare import PreparedScene
+from orkiosk.render.volume import GpuVolume
 
 OPAQUE_LIMIT = 0.999  # opacity at or above this is drawn as opaque
 
@@ -79,6 +80,8 @@ class Scene:
         self.structures: list[SceneStructure] = []
         self._released = False
         self._uploaded: list[GpuMesh] = []
+        self.volume: GpuVolume | None = None  # the image volume (format 1.1), if any
+        self.prepared = prepared  # CPU meshes: slice contours are cut from them
 
         def upload(m: Mesh) -> GpuMesh:
             g = GpuMesh.from_mesh(ctx, mesh_programs, m)
@@ -103,6 +106,8 @@ class Scene:
                         p.closed,
                     )
                 )
+            if prepared.image is not None:
+                self.volume = GpuVolume(ctx, prepared.image)
         except moderngl.Error as exc:
             self.release()
             raise RenderError(f"could not upload the plan's meshes to the GPU: {exc}") from exc
@@ -129,6 +134,9 @@ class Scene:
         for g in self._uploaded:
             g.release()
         self._uploaded = []
+        if self.volume is not None:
+            self.volume.release()
+            self.volume = None
         self.structures = []
         self._released = True
 

@@ -81,8 +81,10 @@ def render_snapshot(
     meshes: dict[str, Mesh],
     options: SnapshotOptions | None = None,
     ctx=None,
+    image=None,
 ) -> Image.Image:
-    """Render a plan headless; ctx: a moderngl context to use (default: a new EGL one)."""
+    """Render a plan headless; ctx: a moderngl context to use (default: a new EGL one);
+    image: the package's ImageVolume (painted on cut sections)."""
     from orkiosk.render.context import create_headless_context
     from orkiosk.render.renderer import Renderer
 
@@ -95,7 +97,10 @@ def render_snapshot(
     own = ctx is None
     ctx = ctx or create_headless_context()
     try:
-        with Renderer(ctx) as renderer, renderer.create_scene(plan, meshes, lod_budget=0) as scene:
+        with (
+            Renderer(ctx) as renderer,
+            renderer.create_scene(plan, meshes, lod_budget=0, image=image) as scene,
+        ):
             camera, view_name = choose_camera(plan, scene.bounds, options)
             if options.trajectory is not None and not options.side:
                 state.probe_trajectory = options.trajectory

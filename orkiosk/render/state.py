@@ -183,6 +183,8 @@ class DisplayState:
     probe_trajectory: str | None = None  # in its probe's-eye view: hide its tube and entry ring
     hidden_trajectories: frozenset[str] = frozenset()
     orientation_marker: bool = True
+    show_image: bool = True  # paint cut sections with the package's image, when it has one
+    window: tuple[float, float] | None = None  # (width, level) of the image; None: its default
     background: tuple[float, float, float] = (0.07, 0.08, 0.1)  # display RGB, dark
 
     def hide(self, *ids: str) -> DisplayState:

@@ -30,8 +30,9 @@ void main() {
         discard;
     }
     float alpha = u_opacities[owner];
-    if (alpha >= 0.999) {
-        discard;
+    float g;
+    if (alpha >= 0.999 || image_grey(p, g)) {
+        discard;  // opaque, or painted with the image in the opaque pass
     }
     float z = -p.z;
     float d = texelFetch(u_depth, q, 0).r;

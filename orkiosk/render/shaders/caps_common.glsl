@@ -47,3 +47,38 @@ bool section_edge(ivec2 q, int owner) {
         || owner_at(max(q - ivec2(0, 1), ivec2(0))) != owner
         || owner_at(min(q + ivec2(0, 1), hi)) != owner;
 }
+
+// The image volume on the cut (format 1.1): grey under the window, false outside the image.
+uniform bool u_has_image;
+uniform sampler3D u_image;
+uniform mat4 u_view_to_tex;  // view space -> texture coordinates
+uniform vec2 u_window;  // (width, level) in the image's units (HU for CT)
+uniform vec4 u_cross[4];  // trajectory crossings: view-space point, ring radius (mm)
+uniform int u_ncross;
+
+bool image_grey(vec3 p, out float g) {
+    g = 0.0;
+    if (!u_has_image) {
+        return false;
+    }
+    vec3 t = (u_view_to_tex * vec4(p, 1.0)).xyz;
+    if (any(lessThan(t, vec3(0.0))) || any(greaterThan(t, vec3(1.0)))) {
+        return false;
+    }
+    float v = texture(u_image, t).r;
+    g = clamp((v - (u_window.y - 0.5 * u_window.x)) / u_window.x, 0.0, 1.0);
+    return true;
+}
+
+// A ring around each trajectory's crossing, about 0.8 mm wide (at least one pixel).
+bool on_crossing_ring(vec3 p) {
+    float px = length(fwidth(p));
+    for (int k = 0; k < u_ncross; ++k) {
+        float d = length(p - u_cross[k].xyz);
+        float r = u_cross[k].w;
+        if (d > r && d < r + max(0.8, 1.5 * px)) {
+            return true;
+        }
+    }
+    return false;
+}
