@@ -12,6 +12,7 @@ See index.py for the layout, recovery.py for what opening checks.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from collections.abc import Callable
@@ -178,6 +179,13 @@ class PlanStore:
         tmp.mkdir()
         try:
             _copy_verified(staged, tmp, pkg, trusted)
+        except OSError as exc:  # e.g. ENOSPC: nothing committed, the current plan stays
+            remove_tree(tmp)
+            code = errno.errorcode.get(exc.errno or 0, "EIO")
+            raise StoreError(
+                f"plan {plan.case_id} v{plan.plan_version} could not be written to the store: "
+                f"{exc.strerror or exc} ({code}); nothing was committed"
+            ) from None
         except BaseException:
             remove_tree(tmp)
             raise
