@@ -4,7 +4,8 @@ the real KioskApp with the real sync receiver, pumped by tests/kiosk_harness.Kio
     parent: WindowKiosk(net, name, ...)   # tests/test_sync_*.py
     child:  python tests/sync_window.py CONFIG_JSON   (commands on stdin, answers on stdout)
 
-Commands: `state` (one JSON line: what the screen shows), `tap ID` (a finger on the widget
+Commands: `state` (one JSON line: what the screen shows), `stall` (the longest interval
+between two UI clock ticks since last asked, ms), `tap ID` (a finger on the widget
 root.ids[ID]), `touchview` (a finger on the 3D view), `shot PATH` (screenshot,
 rectangles of the banners and the rail), `quit`. Log lines go to stdout too.
 """
@@ -115,6 +116,9 @@ def _command(drv, line: str):
         drv.tap(*drv.view_point(0.5, 0.5))
         drv.pump(frames=3)
         return _state(app)
+    if words[0] == "stall":  # the longest interval between two UI clock ticks since last asked
+        ms, drv.stall_ms = drv.stall_ms, 0.0
+        return {"stall_ms": ms, **_state(app)}
     if words[0] == "shot":
         from kivy.core.window import Window
 
@@ -156,6 +160,35 @@ def main(cfg: dict) -> None:
     app = KioskApp(settings, start_plan(settings))
     app._run_prepare()
     drv = KioskDriver(app)
+    drv.stall_ms, last = 0.0, [time.perf_counter()]
+
+    def tick(_dt) -> None:  # every frame: how long since the previous one
+        now = time.perf_counter()
+        drv.stall_ms = max(drv.stall_ms, (now - last[0]) * 1000)
+        last[0] = now
+
+    from kivy.clock import Clock
+
+    Clock.schedule_interval(tick, 0)
+    if cfg.get("profile"):  # where a stall comes from: the UI thread's steps of a plan's arrival
+        for obj, name in (
+            (app, "_loaded"),
+            (app.view, "stage"),
+            (app.view, "draw"),
+            (app, "_on_state"),
+        ):
+            orig = getattr(obj, name)
+
+            def timed(*a, _orig=orig, _name=name, **k):
+                t = time.perf_counter()
+                try:
+                    return _orig(*a, **k)
+                finally:
+                    ms = (time.perf_counter() - t) * 1000
+                    sys.stdout.write(f"ui step {_name} {ms:.0f} ms\n")
+                    sys.stdout.flush()
+
+            setattr(obj, name, timed)
     lines: queue.Queue = queue.Queue()
 
     def read() -> None:
@@ -177,7 +210,8 @@ def main(cfg: dict) -> None:
             out = _command(drv, line)
         except Exception as exc:  # the test sees it and fails with the reason
             out = {"failed": f"{type(exc).__name__}: {exc}"}
-        print("answer " + json.dumps(out), flush=True)
+        sys.stdout.write("answer " + json.dumps(out) + "\n")
+        sys.stdout.flush()
     app.stop()
     drv.pump(frames=2)
     os._exit(0)
