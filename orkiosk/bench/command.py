@@ -20,6 +20,7 @@ BENCHMARKS = {
     "kiosk": "orkiosk.app.bench:bench_kiosk",
     "sync": "orkiosk.app.syncbench:bench_sync",
     "store": "orkiosk.store.bench:bench_store",
+    "image": "orkiosk.bench.image:bench_image",
 }
 
 
