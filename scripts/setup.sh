@@ -23,6 +23,8 @@ python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 if [ "$mode" = test ]; then
   command -v node >/dev/null || missing+=(nodejs)
   command -v npm >/dev/null || missing+=(npm)
+  # systemd/: systemd-analyze verify/security, systemd-sysusers/-tmpfiles (tests/test_systemd_units.py)
+  command -v systemd-analyze >/dev/null || missing+=(systemd)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing system packages: ${missing[*]}"

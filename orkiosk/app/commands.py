@@ -39,9 +39,11 @@ def register(sub) -> None:
     p.add_argument("--room", help="the OR room whose plan this kiosk follows")
     p.set_defaults(func=run)
 
+    from orkiosk.app.failscreen import register as register_failscreen
     from orkiosk.app.syncrun import register_hub
 
     register_hub(sub)
+    register_failscreen(sub)
 
 
 def parse_size(text: str | None) -> tuple[int | None, int | None]:

@@ -26,10 +26,13 @@ def notify(message: str) -> bool:
 
 
 def interval() -> float | None:
-    """Seconds between pings: half of WATCHDOG_USEC, when systemd asks for a watchdog."""
+    """Seconds between pings: half of WATCHDOG_USEC, when systemd asks for a watchdog.
+
+    WATCHDOG_PID names the process systemd watches: this one, or under cage (the unit's main
+    process, with NotifyAccess=all) this one's parent."""
     usec = os.environ.get("WATCHDOG_USEC")
     pid = os.environ.get("WATCHDOG_PID")
-    if not usec or (pid and pid != str(os.getpid())):
+    if not usec or (pid and pid not in (str(os.getpid()), str(os.getppid()))):
         return None
     try:
         return max(0.5, int(usec) / 2e6)
