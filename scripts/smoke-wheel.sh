@@ -17,6 +17,17 @@ python3 -m venv "$work/venv"
 pip_quiet "$work/venv/bin/python" -m pip install -q "$work"/dist/orkiosk-*.whl
 py="$work/venv/bin/python"
 ork="$work/venv/bin/orkiosk"
+
+# The SBOM of the product as installed: every Python distribution in this virtualenv (name,
+# version, licence, purl) by cyclonedx-py (cyclonedx-bom, in its own virtualenv so it does not
+# appear in the product's list), plus the Debian packages the product needs (scripts/sbom.py).
+say "SBOM -> artifacts/sbom.cdx.json"
+python3 -m venv "$work/sbomtool"
+pip_quiet "$work/sbomtool/bin/python" -m pip install -q "cyclonedx-bom>=7,<8"
+mkdir -p artifacts
+"$work/sbomtool/bin/cyclonedx-py" environment --sv 1.5 --mc-type application \
+  --pyproject pyproject.toml -o "$work/python.cdx.json" "$py"
+"$work/sbomtool/bin/python" scripts/sbom.py "$work/python.cdx.json" artifacts/sbom.cdx.json
 mkdir "$work/empty"
 cd "$work/empty"
 

@@ -80,7 +80,15 @@ def read_labels(path) -> LabelVolume:
         raise
     except nibabel.filebasedimages.ImageFileError as exc:
         raise LabelError(f"{p}: not a NIfTI-1/NIfTI-2 file ({exc})") from exc
-    except (nrrd.NRRDError, OSError, EOFError, ValueError, KeyError, zlib.error) as exc:
+    except (
+        nrrd.NRRDError,
+        OSError,
+        EOFError,
+        ValueError,
+        KeyError,
+        zlib.error,
+        StopIteration,
+    ) as exc:
         raise LabelError(f"{p}: cannot read the label volume ({_reason(exc)})") from exc
     raise LabelError(f"{p}: unknown label file type; use .nrrd, .seg.nrrd, .nii or .nii.gz")
 
