@@ -187,3 +187,15 @@ def test_damaged_inputs_long(kind):
 @given(swapped_json())
 def test_markups_with_any_value_anywhere_long(data):
     read_as(read_markups, data, "plan.mrk.json")
+
+
+def test_nrrd_header_that_broke_pynrrd_is_a_label_error(tmp_path):
+    """Found by atheris (scripts/fuzz.py nrrd): pynrrd raised IndexError on an empty value."""
+    path = tmp_path / "labels.nrrd"
+    path.write_bytes(
+        b"NRRD0005\ntype: uint8\ndimension: 3\nspace: left-posterior-superior\n"
+        b"sizes: 8 7 6\nspace directions: (0.8,0,0) (0,0.8,0) (0,0,1.5)\nencoding: raw\n"
+        b"space origin: \n\n" + bytes(336)
+    )
+    with pytest.raises(OrkioskError, match="cannot read the label volume"):
+        read_labels(path)

@@ -87,7 +87,8 @@ def read_labels(path) -> LabelVolume:
         ValueError,
         KeyError,
         zlib.error,
-        StopIteration,
+        StopIteration,  # an empty file
+        IndexError,  # pynrrd on a malformed header line (found by scripts/fuzz.py nrrd)
     ) as exc:
         raise LabelError(f"{p}: cannot read the label volume ({_reason(exc)})") from exc
     raise LabelError(f"{p}: unknown label file type; use .nrrd, .seg.nrrd, .nii or .nii.gz")
