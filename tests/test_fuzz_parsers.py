@@ -199,3 +199,10 @@ def test_nrrd_header_that_broke_pynrrd_is_a_label_error(tmp_path):
     )
     with pytest.raises(OrkioskError, match="cannot read the label volume"):
         read_labels(path)
+
+
+def test_dicom_date_with_a_superscript_digit_is_no_date():
+    """Found by atheris (scripts/fuzz.py dicom): "1²" passes str.isdigit() but not int()."""
+    from orkiosk.planning.dicom.header import _iso_date
+
+    assert _iso_date("2026112²") == "" and _iso_date("20261201") == "2026-12-01"

@@ -33,7 +33,7 @@ class SeriesInfo:
 
 def _iso_date(value) -> str:
     s = str(value or "").strip()
-    if len(s) == 8 and s.isdigit():
+    if len(s) == 8 and s.isascii() and s.isdigit():  # "1²" isdigit() but is no number
         y, m, d = int(s[:4]), int(s[4:6]), int(s[6:])
         if 1 <= m <= 12 and 1 <= d <= 31:
             return f"{y:04d}-{m:02d}-{d:02d}"
