@@ -91,6 +91,11 @@ def _state(app) -> dict:
         "hub_banner": root.hub_banner,
         "follow_banner": root.follow_banner,
         "loading": app._loading,
+        # what the 3D view draws: a kiosk that shows no anatomy must be caught by the tests
+        "camera": None if st.camera is None else [round(st.camera.distance, 1)],
+        "viewport": list(st.viewport_px),
+        "scene_structures": [s.id for s in app.view.scene.structures] if app.view.scene else [],
+        "visible": {k: bool(v) for k, v in ds.visible.items()},
     }
 
 
@@ -126,7 +131,9 @@ def _command(drv, line: str):
         drv.screenshot(Path(words[1]))
         ids = root.ids
         rects = {k: _rect(ids[k]) for k in ("banner", "rail", "hub_banner", "view", "follow")}
-        return {"window": list(Window.size), "rects": rects, **_state(app)}
+        view = drv.view_pixels().astype(int)
+        lit = float((abs(view - view[2, 2]).sum(axis=2) > 60).mean())  # differs from background
+        return {"window": list(Window.size), "rects": rects, "view_lit": lit, **_state(app)}
     raise ValueError(f"unknown command {line!r}")
 
 

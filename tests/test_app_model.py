@@ -226,6 +226,33 @@ def test_gestures_move_the_camera_interactively_and_double_tap_resets(shown):
     assert seen[-1] == events.CameraMoved(interactive=False)
 
 
+def test_a_plan_shown_before_the_layout_is_fitted_again_when_the_view_gets_its_size(tmp_path):
+    # A kiosk resuming its stored plan at start shows it while the 3D view is still a sliver;
+    # the camera must follow the real size, or the anatomy sits far away, too small to see.
+    st = KioskState()
+    st.set_viewport(1, 30)
+    st.offer(pkg(tmp_path, "v1"))
+    sliver = st.camera.distance
+    st.set_viewport(954, 801)
+    fresh = KioskState()
+    fresh.set_viewport(954, 801)
+    fresh.offer(pkg(tmp_path, "v1b"))
+    assert st.camera.distance == pytest.approx(fresh.camera.distance)
+    assert sliver > 10 * st.camera.distance
+
+
+def test_a_moved_camera_is_not_refitted_on_resize(shown):
+    st, seen = shown
+    st.handle_gestures([Zoom(2.0, 100.0, 75.0)])
+    zoomed = st.camera.distance
+    st.set_viewport(1000, 600)
+    assert st.camera.distance == zoomed  # the surgeon's view stays as they left it
+    st.set_view(st.view)  # choosing the view again fits it, and resizes refit it from then on
+    fitted = st.camera.distance
+    st.set_viewport(200, 600)  # narrow: the width now limits the fit
+    assert st.camera.distance > fitted
+
+
 def test_cut_drag_moves_the_plane_by_the_fingers_travel(shown):
     st, seen = shown
     st.handle_gestures([Drag(0, 0, 0, -10.0)])

@@ -179,6 +179,7 @@ def check_banner_layout(shot: dict, size) -> None:
     assert r["hub_banner"][3] > 0 and not _overlap(r["hub_banner"], r["rail"])
     assert not _overlap(r["hub_banner"], r["banner"])
     assert not _overlap(r["hub_banner"], r["view"])  # it pushes the view down, never covers it
+    assert shot["view_lit"] > 0.08, f"the 3D view shows no anatomy: {shot['view_lit']:.1%} lit"
 
 
 def _overlap(a, b) -> bool:

@@ -82,6 +82,7 @@ class KioskState:
         self.bounds: tuple[np.ndarray, np.ndarray] | None = None  # of the shown plan
         self.view: ActiveView = DEFAULT_VIEW
         self.camera: Camera | None = None
+        self._fitted = False  # the camera shows self.view as fitted, untouched by gestures
         self.viewport_px: tuple[int, int] = (1, 1)
         self.px_per_mm: float = 96 / 25.4
         self.following: bool = False  # follow mode: the planner's view (orkiosk point)
@@ -347,11 +348,24 @@ class KioskState:
 
     # ------------------------------------------------------------ view and camera
     def set_viewport(self, width_px: int, height_px: int, px_per_mm: float | None = None) -> None:
-        """The 3D view's size (pixels) and the screen's density; used by the next view change
-        and by gestures (the camera is not refitted)."""
-        self.viewport_px = (max(1, int(width_px)), max(1, int(height_px)))
+        """The 3D view's size (pixels) and the screen's density, for view fits and gestures.
+
+        A camera that still shows a view as fitted (no gesture since) is fitted again to the new
+        shape: a plan shown before the window had its layout (a kiosk resuming its stored plan
+        at start) would otherwise stay fitted to a sliver, far away and too small to see."""
+        size = (max(1, int(width_px)), max(1, int(height_px)))
         if px_per_mm is not None:
             self.px_per_mm = float(px_per_mm)
+        if size == self.viewport_px:
+            return
+        self.viewport_px = size
+        if self._fitted and self.package is not None and self.bounds is not None:
+            try:
+                camera = camera_for_view(self.view, self.package.plan, self.bounds, self.aspect)
+            except KeyError:
+                return
+            with self._batch():
+                self._set_camera(camera, interactive=False)
 
     @property
     def aspect(self) -> float:
@@ -381,7 +395,8 @@ class KioskState:
             return False
         return True
 
-    def _set_camera(self, camera: Camera, interactive: bool) -> None:
+    def _set_camera(self, camera: Camera, interactive: bool, fitted: bool = True) -> None:
+        self._fitted = fitted  # the camera shows its view as fitted (no gesture since)
         if not same_camera(camera, self.camera):
             self.camera = camera
             self._emit(ev.CameraMoved(interactive))
@@ -396,7 +411,7 @@ class KioskState:
             for c in commands:
                 if isinstance(c, CAMERA_GESTURES):
                     moved = apply_gesture(self.camera, c, self.viewport_px, self.px_per_mm)
-                    self._set_camera(moved, interactive=True)
+                    self._set_camera(moved, interactive=True, fitted=False)
                 elif isinstance(c, DoubleTap):
                     self.reset_view()
                 elif isinstance(c, Drag) and self.mode == "cut":
