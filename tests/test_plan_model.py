@@ -15,7 +15,7 @@ from orkiosk.plan.coords import (
 )
 from orkiosk.plan.mesh import Mesh, MeshError
 from orkiosk.plan.model import Plan, View
-from orkiosk.plan.package import encode_manifest, parse_manifest, schema_problems, semantic_problems
+from orkiosk.plan.manifest import encode_manifest, parse_manifest, schema_problems, semantic_problems
 
 
 def test_lps_to_gltf_follows_architecture():
@@ -99,7 +99,7 @@ def test_mesh_check_catches_bad_arrays():
 def test_schema_file_is_valid_json_schema():
     import jsonschema
 
-    from orkiosk.plan.package import plan_schema
+    from orkiosk.plan.manifest import plan_schema
 
     jsonschema.Draft202012Validator.check_schema(plan_schema())
     assert json.dumps(plan_schema())

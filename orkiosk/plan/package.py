@@ -10,20 +10,14 @@ line of a PackageError; nothing else escapes.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import re
 import shutil
 import stat
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
-import jsonschema
-
-from orkiosk.errors import OrkioskError
 from orkiosk.plan.bounds import plan_bounds
 from orkiosk.plan.glb import decode_glb, encode_glb
 from orkiosk.plan.image import (
@@ -32,11 +26,17 @@ from orkiosk.plan.image import (
     ImageVolume,
     decode_image,
     encode_image,
-    entry_problems,
     placement_problems,
+)
+from orkiosk.plan.manifest import (
+    encode_manifest,
+    parse_manifest,
+    schema_problems,
+    semantic_problems,
 )
 from orkiosk.plan.mesh import Mesh, MeshError
 from orkiosk.plan.model import FORMAT_VERSION, FORMAT_VERSION_IMAGE, FileEntry, Plan
+from orkiosk.plan.problems import MANIFEST_NAME, MAX_PROBLEMS, PackageError
 from orkiosk.plan.signing import (
     MAX_SIG_BYTES,
     SIG_NAME,
@@ -45,75 +45,8 @@ from orkiosk.plan.signing import (
     verify_signature,
 )
 
-MANIFEST_NAME = "plan.json"
 MAX_MANIFEST_BYTES = 16 << 20
 MAX_FILE_BYTES = 1 << 30
-MAX_TOTAL_BYTES = 4 << 30
-MAX_PROBLEMS = 25
-_PLACE = r"\(top level\)|[A-Za-z_][\w.\[\]-]*( \([^)]*\))?"  # "structures[2].mesh", ...
-
-
-class PackageError(OrkioskError):
-    """A package that must not be shown. `problems` holds one line per thing found wrong."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = list(problems)
-        super().__init__(
-            self.problems[0]
-            if len(self.problems) == 1
-            else f"{len(self.problems)} problems: " + "; ".join(self.problems)
-        )
-
-    @property
-    def headline(self) -> str:
-        """The decisive problem as one short clause for the OR screen ("the file X is damaged
-        (SHA-256 checksum mismatch)"); `problems` keeps every line for the log. Damaged or
-        missing files and signatures come before manifest details; manifest lines are named by
-        their place only, never by their values (they may hold another patient's name)."""
-        lines = self.problems or ["unknown problem"]
-        rules = (
-            (
-                " SHA-256 mismatch",
-                "the file {f} is damaged or was changed (SHA-256 checksum mismatch)",
-            ),
-            ("plan.sig:", "{r}"),
-            (": listed in plan.json but missing", "the file {f} is missing"),
-            (": size is ", "the file {f} has the wrong size (damaged or incomplete)"),
-            (": bad mesh", "the file {f} is not a readable 3D mesh"),
-            (": bad image", "the file {f} is not a usable image volume"),
-            (": is a symbolic link", "the file {f} is a link, which a package may not hold"),
-            (": path leaves the package", "the file {f} lies outside the package"),
-        )
-        for marker, text in rules:
-            for line in lines:
-                if marker in line:
-                    f, _, r = line.partition(": ")
-                    return text.format(f=f, r=f"the signature check failed ({r})")
-        first = lines[0]
-        where = first.split(": ", 2)[1] if first.count(": ") >= 2 else ""
-        if first.startswith(f"{MANIFEST_NAME}: ") and re.fullmatch(_PLACE, where):
-            rest = first.split(": ", 2)[2]
-            private = where.startswith(("patient", "(top level)"))
-            many = (
-                f"{len(lines)} problems, the first at {where}"
-                if len(lines) > 1
-                else where
-                if private
-                else f"{where}: {rest}"
-            )
-            return f"the plan file {MANIFEST_NAME} is not valid ({many})"
-        return first if len(lines) == 1 else f"{first} (and {len(lines) - 1} more problems)"
-
-    @property
-    def log_lines(self) -> list[str]:
-        """Every problem for the log, with the quoted values of patient fields (and of whole
-        documents) blanked: names and birth dates do not belong in a log."""
-        out = []
-        for line in self.problems:
-            if line.startswith((f"{MANIFEST_NAME}: patient", f"{MANIFEST_NAME}: (top level)")):
-                line = re.sub(r"'[^']*'|\"[^\"]*\"|\{.*\}", "'...'", line)
-            out.append(line)
-        return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,132 +64,6 @@ class Package:
     @property
     def triangle_count(self) -> int:
         return sum(m.triangle_count for m in self.meshes.values())
-
-
-# ---------------------------------------------------------------- schema
-
-
-@cache
-def plan_schema() -> dict:
-    text = resources.files("orkiosk.plan").joinpath("schema/plan-v1.schema.json").read_text("utf-8")
-    return json.loads(text)
-
-
-@cache
-def _validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(plan_schema())
-
-
-def schema_problems(doc) -> list[str]:
-    """One readable line per way `doc` breaks the plan.json schema."""
-    errors = sorted(_validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
-    lines = []
-    for err in errors[:MAX_PROBLEMS]:
-        where = _json_path(err.absolute_path)
-        last = err.absolute_path[-1] if err.absolute_path else ""
-        if err.validator == "pattern" and last in ("path", "mesh"):
-            msg = (
-                f"{err.instance!r} is not a safe package-relative path (no leading '/', "
-                "no '.' or '..' parts; letters, digits, '.', '_', '-' only); it would leave the package"
-                if ".." in str(err.instance) or str(err.instance).startswith("/")
-                else f"{err.instance!r} is not a safe package-relative path"
-            )
-        else:
-            msg = err.message if len(err.message) <= 200 else err.message[:200] + "..."
-        lines.append(f"{MANIFEST_NAME}: {where}: {msg}")
-    return lines
-
-
-def _json_path(parts) -> str:
-    out = ""
-    for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out or "(top level)"
-
-
-def _reject_constant(name: str):
-    raise ValueError(f"{name} is not a number JSON allows")
-
-
-def parse_manifest(data: bytes) -> dict:
-    """JSON bytes -> dict; NaN/Infinity and duplicate keys are refused."""
-
-    def no_duplicates(pairs):
-        d = {}
-        for k, v in pairs:
-            if k in d:
-                raise ValueError(f"duplicate key {k!r}")
-            d[k] = v
-        return d
-
-    try:
-        return json.loads(
-            data.decode("utf-8"), parse_constant=_reject_constant, object_pairs_hook=no_duplicates
-        )
-    except UnicodeDecodeError as exc:
-        raise PackageError([f"{MANIFEST_NAME}: not UTF-8 text ({exc.reason})"]) from None
-    except RecursionError:
-        raise PackageError([f"{MANIFEST_NAME}: nested too deeply"]) from None
-    except ValueError as exc:
-        raise PackageError([f"{MANIFEST_NAME}: not valid JSON ({exc})"]) from None
-
-
-def semantic_problems(plan: Plan) -> list[str]:
-    """Rules the schema cannot express: unique ids, meshes listed, sane geometry."""
-    problems = []
-    for kind in ("structures", "trajectories", "landmarks", "measurements", "views"):
-        seen = set()
-        for i, item in enumerate(getattr(plan, kind)):
-            if item.id in seen:
-                problems.append(f"{MANIFEST_NAME}: {kind}[{i}].id: duplicate id {item.id!r}")
-            seen.add(item.id)
-    listed = set()
-    for i, f in enumerate(plan.files):
-        if f.path in listed:
-            problems.append(f"{MANIFEST_NAME}: files[{i}].path: {f.path!r} listed twice")
-        if f.path in (MANIFEST_NAME, SIG_NAME):
-            problems.append(f"{MANIFEST_NAME}: files[{i}].path: {f.path!r} cannot list itself")
-        listed.add(f.path)
-    meshes_used = {}
-    for i, s in enumerate(plan.structures):
-        if s.mesh not in listed:
-            problems.append(f"{MANIFEST_NAME}: structures[{i}].mesh: {s.mesh!r} is not in files")
-        if s.mesh in meshes_used:
-            problems.append(
-                f"{MANIFEST_NAME}: structures[{i}].mesh: {s.mesh!r} already used by "
-                f"{meshes_used[s.mesh]!r}"
-            )
-        meshes_used[s.mesh] = s.id
-    for i, t in enumerate(plan.trajectories):
-        length = sum((a - b) ** 2 for a, b in zip(t.entry, t.target, strict=True)) ** 0.5
-        if length < 1.0:
-            problems.append(
-                f"{MANIFEST_NAME}: trajectories[{i}] ({t.id}): entry and target are "
-                f"{length:.2f} mm apart (at least 1 mm)"
-            )
-    for i, v in enumerate(plan.views):
-        cross = _cross(v.look, v.up)
-        if sum(c * c for c in v.look) < 1e-12 or sum(c * c for c in cross) < 1e-12:
-            problems.append(
-                f"{MANIFEST_NAME}: views[{i}] ({v.id}): look must be non-zero and not parallel to up"
-            )
-    if plan.image is not None:
-        if plan.image.path not in listed:
-            problems.append(f"{MANIFEST_NAME}: image.path: {plan.image.path!r} is not in files")
-        if plan.image.path in meshes_used:
-            problems.append(f"{MANIFEST_NAME}: image.path: {plan.image.path!r} is a mesh")
-        problems += entry_problems(plan.image)
-    total = sum(f.size for f in plan.files)
-    if total > MAX_TOTAL_BYTES:
-        problems.append(f"{MANIFEST_NAME}: files add up to {total} bytes (limit {MAX_TOTAL_BYTES})")
-    return problems
-
-
-def _cross(a, b):
-    return (a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0])
-
-
-# ---------------------------------------------------------------- reading
 
 
 def member_path(root: Path, rel: str) -> Path:
@@ -439,10 +246,6 @@ def _relative_files(root: Path) -> list[str]:
 
 
 # ---------------------------------------------------------------- writing
-
-
-def encode_manifest(plan: Plan) -> bytes:
-    return (json.dumps(plan.to_dict(), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def write_package(
