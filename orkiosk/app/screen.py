@@ -1,0 +1,219 @@
+"""The OR screen's widgets: the root (patient banner, rail pages, alerts, readout) and the
+structure rows, filled from the kiosk's model. Layout and styling live in kiosk.kv (read from
+inside the installed package); logic lives in the model (orkiosk/app/model)."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from kivy.clock import Clock
+from kivy.factory import Factory
+from kivy.lang import Builder
+from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
+
+from orkiosk.app.model import (
+    CUT_PLANES,
+    OPACITY_STEPS,
+    KioskState,
+    NamedView,
+    PlanViewRef,
+    TrajectoryView,
+)
+from orkiosk.app.rail import RailPages
+from orkiosk.app.readouts import CUT_LABELS
+from orkiosk.errors import OrkioskError
+from orkiosk.plan.colors import srgb
+from orkiosk.plan.names import person_name
+from orkiosk.plan.package import Package
+from orkiosk.plan.views import NAMED_VIEWS
+
+
+class StructureRow(BoxLayout):
+    sid = StringProperty("")
+    label = StringProperty("")
+    shown = BooleanProperty(True)
+    critical = BooleanProperty(False)  # red bar and CRITICAL tag (kiosk.kv)
+    swatch = ListProperty([1.0, 1.0, 1.0])
+    opacity_text = StringProperty("100 %")
+    __events__ = ("on_toggle", "on_opacity")
+
+    def on_toggle(self, *_):
+        pass
+
+    def on_opacity(self, *_):
+        pass
+
+
+class KioskRoot(BoxLayout):
+    patient_name = StringProperty("")
+    procedure = StringProperty("")
+    laterality = StringProperty("")
+    alert_text = StringProperty("")
+    alert_kind = StringProperty("")  # "error" | "confirm" | ""
+    changes_banner = StringProperty("")  # what changed in a newer version (until tapped away)
+    hub_banner = StringProperty("")  # no contact with the planning hub (app/syncui.py)
+    follow_banner = StringProperty("")  # follow mode: what the planner shows, or that it ended
+    following = BooleanProperty(False)  # the FOLLOW PLANNER toggle
+    readout = StringProperty("")
+    status = StringProperty("")
+    placeholder = StringProperty("Loading plan ...")
+    # the banner: the decisive parts big (name, ID, plan version, side), the rest small
+    patient_id_text = StringProperty("")
+    patient_more = StringProperty("")
+    plan_version_text = StringProperty("")
+    plan_more = StringProperty("")
+    plan_case = StringProperty("")
+    # the side rail: one page (tab) at a time, structures in pages that fit (no scrolling)
+    rail_tab = StringProperty("views")  # "views" | "structures" | "tools"
+    structure_page = NumericProperty(0)
+    structure_pages = NumericProperty(1)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        ids = self.ids
+        self.pages = RailPages(
+            ids.rail, [ids.page_views, ids.page_structures, ids.page_tools], ids.structures
+        )
+        self.pages.show(self.rail_tab)
+        self._page_trigger = Clock.create_trigger(lambda dt: self.layout_structure_pages(), -1)
+        ids.rail.bind(height=self._page_trigger)
+
+    def show_tab(self, name: str) -> None:
+        self.rail_tab = name
+        self.pages.show(name)
+        self._page_trigger()
+
+    def set_structure_rows(self, rows: list) -> None:
+        self.pages.set_rows(rows)
+        self.layout_structure_pages()
+
+    def turn_structure_page(self, step: int) -> None:
+        self.structure_page = max(0, min(self.structure_pages - 1, self.structure_page + step))
+        self.layout_structure_pages()
+
+    def layout_structure_pages(self) -> None:
+        """Show the rows of the current page of structures: as many as fit the open page."""
+        from kivy.metrics import mm
+
+        room = self.pages.open.height if self.pages.open is not None else 0
+        if room <= 0:
+            return  # not laid out yet: the rail's height binding comes back
+        self.structure_pages = self.pages.paginate(room, mm(15) + mm(2), mm(15) + mm(2))
+        self.structure_page = min(self.structure_page, self.structure_pages - 1)
+        self.pages.show_rows(self.structure_page)
+
+    def reveal(self, widget) -> None:
+        """Open the tab and page holding `widget`, as a person would before tapping it."""
+        name = self.pages.page_holding(widget)
+        if name is not None and name != self.rail_tab:
+            self.show_tab(name)
+        chain, w = [], widget
+        while w is not None and w not in chain:
+            chain.append(w)
+            w = w.parent
+        row = next((w for w in chain if w in self.pages.rows), None)
+        page = self.pages.page_of_row(row) if row is not None else None
+        if page is not None and page != self.structure_page:
+            self.structure_page = page
+            self.layout_structure_pages()
+
+    def widgets(self):
+        """Every widget of the kiosk, including rail pages and rows not shown now."""
+        yield from self.walk(restrict=True)
+        yield from self.pages.widgets()
+
+    def fill_banner(self, pkg: Package) -> None:
+        p = pkg.plan
+        self.patient_name = person_name(p.patient.name)
+        self.patient_id_text = f"ID {p.patient.id}"
+        self.patient_more = f"born {p.patient.birth_date or 'unknown'}\nsex {p.patient.sex or '-'}"
+        self.procedure = p.procedure
+        self.plan_version_text = f"PLAN v{p.plan_version}"
+        self.plan_more = f"{p.planner}\n{p.created.replace('T', ' ').replace('Z', ' UTC')}"
+        self.plan_case = f"case {p.case_id}"
+        self.laterality = p.laterality.upper() if p.laterality != "none" else ""
+
+    def fill_alert(self, st: KioskState) -> None:
+        if st.pending is not None:
+            pp = st.pending.plan
+            self.alert_kind = "confirm"
+            self.alert_text = (
+                f"Plan for ANOTHER PATIENT: {person_name(pp.patient.name)}, ID {pp.patient.id}, "
+                f"case {pp.case_id} v{pp.plan_version}. Show it?"
+            )
+        elif st.error:
+            self.alert_kind = "error"
+            self.alert_text = st.error
+        else:
+            self.alert_kind = ""
+            self.alert_text = ""
+
+    def fill_views(self, state: KioskState) -> None:
+        grid = self.ids.views
+        grid.clear_widgets()
+        for name in NAMED_VIEWS:
+            btn = Factory.RailButton(text=name.upper())
+            btn.bind(on_release=lambda b, n=name: state.set_view(NamedView(n)))
+            grid.add_widget(btn)
+        pkg = state.package
+        for v in pkg.plan.views if pkg else ():
+            if v.name.lower() in NAMED_VIEWS or v.id.lower() in NAMED_VIEWS:
+                continue  # the standard views are already there
+            btn = Factory.RailButton(text=v.name.upper())
+            btn.bind(on_release=lambda b, vid=v.id: state.set_view(PlanViewRef(vid)))
+            grid.add_widget(btn)
+        planes = self.ids.cut_planes
+        planes.clear_widgets()
+        for plane in CUT_PLANES:
+            btn = Factory.RailToggle(text=CUT_LABELS[plane], group="cutplane")
+            btn.state = "down" if state.cut_plane == plane else "normal"
+            btn.bind(on_release=lambda b, pl=plane: state.set_cut(plane=pl))
+            planes.add_widget(btn)
+
+    def fill_trajectories(self, state: KioskState) -> None:
+        pkg = state.package
+        box = self.ids.trajectories
+        box.clear_widgets()
+        for t in pkg.plan.trajectories:
+            row = BoxLayout(size_hint_y=None, height=Factory.RailButton().height, spacing="2mm")
+            probe = Factory.RailButton(text=f"{t.name.upper()} - PROBE")
+            probe.bind(on_release=lambda b, tid=t.id: state.set_view(TrajectoryView(tid)))
+            side = Factory.RailButton(text="SIDE", size_hint_x=0.45)
+            side.bind(on_release=lambda b, tid=t.id: state.set_view(TrajectoryView(tid, True)))
+            row.add_widget(probe)
+            row.add_widget(side)
+            box.add_widget(row)
+
+    def fill_structures(self, state: KioskState) -> None:
+        pkg = state.package
+        rows = []
+        for s in pkg.plan.structures if pkg is not None else ():
+            step = state.opacity.get(s.id, OPACITY_STEPS[0])
+            row = StructureRow(
+                sid=s.id,
+                label=s.name,
+                critical=bool(s.critical),
+                shown=s.id not in state.hidden,
+                swatch=list(srgb(s.color)),  # plan colours are linear
+                opacity_text=f"{round(step * 100)} %",
+            )
+            row.bind(on_toggle=lambda r: state.toggle_visible(r.sid))
+            row.bind(on_opacity=lambda r: state.step_opacity(r.sid))
+            rows.append(row)
+        self.set_structure_rows(rows)
+
+
+Factory.register("StructureRow", cls=StructureRow)
+
+
+def load_layout() -> None:
+    """kiosk.kv, read from inside the installed package (orkiosk/resources/)."""
+    kv = resources.files("orkiosk") / "resources" / "kiosk.kv"
+    try:
+        text = kv.read_text("utf-8")
+    except OSError as exc:
+        raise OrkioskError(
+            f"the kiosk layout (kiosk.kv) is missing from this installation: {exc}"
+        ) from exc
+    Builder.load_string(text, filename="kiosk.kv")
