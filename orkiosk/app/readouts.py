@@ -132,3 +132,23 @@ def changes_text(diff: PlanDiff, shown: int = CHANGES_SHOWN) -> str:
     if len(lines) > shown:
         lines = lines[: shown - 1] + [f"... and {len(lines) - shown + 1} more changes"]
     return SEPARATOR.join([f"{diff.version_text}, what changed:", *lines])
+
+
+def slice_text(sl, plan: Plan | None) -> str:
+    """The slice view's position: "ACROSS Biopsy: 12 mm to target", "ALONG Biopsy path, 3 mm
+    beside it", "AXIAL slice +12 mm (drag to move)"."""
+    name = sl.trajectory_id
+    if plan is not None and name is not None:
+        name = next((t.name for t in plan.trajectories if t.id == name), name)
+    if sl.plane == "perp" and name:
+        if sl.offset < -0.5:
+            return f"ACROSS {name}: {-sl.offset:.0f} mm beyond the target"
+        if sl.offset < 0.5:
+            return f"ACROSS {name}: at the target"
+        return f"ACROSS {name}: {sl.offset:.0f} mm to target"
+    if sl.plane == "along" and name:
+        side = (
+            "in the path's plane" if abs(sl.offset) < 0.5 else f"{abs(sl.offset):.0f} mm beside it"
+        )
+        return f"ALONG {name} path, {side}"
+    return f"{CUT_LABELS.get(sl.plane, sl.plane.upper())} slice {sl.offset:+.0f} mm (drag to move)"
