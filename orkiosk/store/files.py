@@ -86,6 +86,56 @@ def copy_hashed(src: Path, dst: Path) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
+def stat_files(root: Path) -> dict[str, tuple]:
+    """Relative path -> (inode, size, mtime_ns) of every regular file under `root` (no links)."""
+    out = {}
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for name in filenames:
+            st = os.lstat(os.path.join(dirpath, name))
+            if stat.S_ISREG(st.st_mode):
+                rel = os.path.relpath(os.path.join(dirpath, name), root)
+                out[rel] = (st.st_ino, st.st_size, st.st_mtime_ns)
+    return out
+
+
+def link_verified(src: Path, dst: Path, names: list[str], seen: dict[str, tuple]) -> bool:
+    """Hard-link `names` from `src` into the empty folder `dst`, fsync them and make them
+    read-only, if each is still the file `seen` before verification (same inode, size, mtime).
+    False (and `dst` emptied again) when one is not, or links are impossible (another file
+    system): the caller then copies."""
+    made = {dst}
+    try:
+        for rel in names:
+            target = dst / rel
+            if target.parent not in made:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                made.add(target.parent)
+            os.link(src / rel, target, follow_symlinks=False)
+            st = os.lstat(target)
+            if seen.get(rel) != (st.st_ino, st.st_size, st.st_mtime_ns):
+                raise _Changed(rel)
+    except (_Changed, OSError) as exc:
+        if isinstance(exc, OSError) and exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+            raise
+        for child in list(dst.iterdir()):
+            remove_tree(child)
+        return False
+    for rel in names:
+        fd = os.open(dst / rel, os.O_RDONLY | os.O_NOFOLLOW)
+        try:
+            os.fsync(fd)
+            os.fchmod(fd, READ_ONLY)
+        finally:
+            os.close(fd)
+    for d in sorted(made, key=lambda p: -len(p.parts)):
+        fsync_dir(d)
+    return True
+
+
+class _Changed(Exception):
+    """A staged file is not the one that was verified."""
+
+
 def remove_tree(path: Path) -> None:
     """Remove a directory tree (or a file or link) that the store owns; missing is fine."""
     if path.is_symlink() or path.is_file():

@@ -2,8 +2,9 @@
 
 A commit verifies the package (orkiosk.plan.package.load_package), refuses a plan version that is
 not newer than the highest ever committed for its case, lets the caller check it (the kiosk
-renders it once off-screen), then copies it into plans/<case_id>/.tmp-<sha>/ (fsync'd, files
-read-only, every byte compared with what was verified), renames that to
+renders it once off-screen), then puts it into plans/<case_id>/.tmp-<sha>/ (fsync'd, files
+read-only; hard links from the store's own staging when every file is still the one verified,
+else a copy with every byte compared with what was verified), renames that to
 plans/<case_id>/<version>-<sha>/, switches the `current` link in one os.replace and records the
 version in versions.json (written whole, then renamed). A crash at any point leaves either the old
 plan or the new one current, never a mix; opening the store removes what a crash left behind.
@@ -26,8 +27,10 @@ from orkiosk.store.files import (
     StoreLock,
     copy_hashed,
     fsync_dir,
+    link_verified,
     remove_tree,
     replace_symlink,
+    stat_files,
 )
 from orkiosk.store.index import (
     AUDIT,
@@ -136,6 +139,7 @@ class PlanStore:
         staged = Path(staged)
         with self._locked():
             doc = read_index(self.root)
+            seen = stat_files(staged) if self._own_staging(staged) else None
             pkg = _verify(staged, trusted, require_signature)
             sha, plan = pkg.manifest_sha256, pkg.plan
             entry = find_entry(doc, sha=sha)
@@ -151,7 +155,7 @@ class PlanStore:
                 )
             if check is not None:
                 check(pkg)
-            rel = self._write(staged, pkg, trusted)
+            rel = self._write(staged, pkg, trusted, seen)
             replace_symlink(self.root / CURRENT_NAME, rel)
             _reached("current-switched")
             entry = make_entry(case_id, plan.plan_version, sha, utc_now())
@@ -167,8 +171,16 @@ class PlanStore:
             self.audit.record("plan-committed", **plan_fields(plan, sha))
             return to_committed(self.root, entry)
 
-    def _write(self, staged: Path, pkg: Package, trusted) -> str:
-        """Copy the verified package into its committed folder; returns that folder (relative)."""
+    def _own_staging(self, staged: Path) -> bool:
+        return staged.absolute().parent == self.root / STAGING and not staged.is_symlink()
+
+    def _write(self, staged: Path, pkg: Package, trusted, seen: dict | None) -> str:
+        """Put the verified package into its committed folder; returns that folder (relative).
+
+        From the store's own staging (`seen`: the files' identities before verification) the
+        files are hard-linked, not copied: no second full write of the bytes. Staging files are
+        only ever created whole (a `.part` renamed), never written in place, so a file still of
+        the inode, size and mtime seen before verification holds the verified bytes."""
         plan, sha = pkg.plan, pkg.manifest_sha256
         case_dir = self.root / PLANS / plan.case_id
         if not case_dir.is_dir():
@@ -178,7 +190,8 @@ class PlanStore:
         remove_tree(tmp)
         tmp.mkdir()
         try:
-            _copy_verified(staged, tmp, pkg, trusted)
+            if seen is None or not link_verified(staged, tmp, _listed(staged, pkg), seen):
+                _copy_verified(staged, tmp, pkg, trusted)
         except OSError as exc:  # e.g. ENOSPC: nothing committed, the current plan stays
             remove_tree(tmp)
             code = errno.errorcode.get(exc.errno or 0, "EIO")
@@ -259,6 +272,12 @@ def _verify(staged: Path, trusted, require_signature: bool) -> Package:
         return load_package(staged, trusted, require_signature)
     except PackageError as exc:
         raise StoreError(f"package {staged} refused: {exc.headline}", exc.problems) from None
+
+
+def _listed(src: Path, pkg: Package) -> list[str]:
+    names = [MANIFEST_NAME, *(f.path for f in pkg.plan.files)]
+    sig = src / SIG_NAME
+    return names + ([SIG_NAME] if sig.is_file() and not sig.is_symlink() else [])
 
 
 def _copy_verified(src: Path, dst: Path, pkg: Package, trusted) -> None:
