@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from orkiosk.app.model.changes import summarise
 from orkiosk.app.settings import KioskSettings
 from orkiosk.errors import OrkioskError
 from orkiosk.plan.metrics import TrajectoryMetrics, all_trajectory_metrics
@@ -32,6 +33,7 @@ def load_for_display(
             "fix the kiosk's trust folder"
         )
     pkg = load_package(path, trusted=trusted, require_signature=settings.require_signature)
+    summarise(pkg)  # for the "what changed" banner: not on the UI thread
     return Loaded(
         pkg,
         all_trajectory_metrics(pkg.plan, pkg.meshes),
