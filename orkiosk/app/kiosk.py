@@ -27,10 +27,12 @@ from orkiosk.app.model import (
     events,
     patient_key,
 )
-from orkiosk.app.readouts import changes_text, readout_text
+from orkiosk.app.model.slicing import SliceModel
+from orkiosk.app.readouts import SEPARATOR, changes_text, readout_text, slice_text
 from orkiosk.app.resume import load_view, save_view
 from orkiosk.app.screen import KioskRoot, load_layout
 from orkiosk.app.settings import KioskSettings
+from orkiosk.app.sliceview import SliceView, fill_presets
 from orkiosk.app.syncui import SyncScreen
 from orkiosk.app.view3d import PlanView
 from orkiosk.errors import OrkioskError
@@ -42,6 +44,7 @@ log = logging.getLogger("orkiosk.kiosk")
 
 
 Factory.register("PlanView", cls=PlanView)
+Factory.register("SliceView", cls=SliceView)
 _READOUT_EVENTS = (
     events.PlanShown,
     events.PicksChanged,
@@ -89,6 +92,9 @@ class KioskApp(App):
         self.view.set_gesture_settings(s.gestures)
         self.view.bind(quality=self._refresh_status)
         self.view.bind(ready=self._on_view_ready)
+        self.slicing = SliceModel(self.state)  # the image's slice beside or instead of 3D
+        self.slicing.subscribe(self._on_slice)
+        root.ids.slice_view.attach(self.slicing, self.view)
         self.state.subscribe(self._on_state)
         self.root_widget = root
         root.fill_views(self.state)
@@ -139,6 +145,7 @@ class KioskApp(App):
         for item in self._intake:
             item.stop()
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self.root.ids.slice_view.release()
         self.view.release()
 
     # ------------------------------------------------------------------ loading
@@ -236,6 +243,7 @@ class KioskApp(App):
             root.fill_structures(st)
             root.fill_views(st)
             root.placeholder = ""
+            self._on_slice(None)  # the new plan's image presets (or none)
         elif isinstance(event, events.StructuresChanged):
             root.fill_structures(st)
         elif isinstance(event, events.ViewChanged) and st.package is not None:
@@ -249,11 +257,27 @@ class KioskApp(App):
             root.ids.cut_mode.state = "down" if event.mode == "cut" else "normal"
             root.ids.measure_mode.state = "down" if event.mode == "measure" else "normal"
         if isinstance(event, _READOUT_EVENTS):
-            root.readout = readout_text(st)
+            self._fill_readout()
         if isinstance(event, (events.PlanShown, events.ErrorChanged, events.PendingChanged)):
             self.root.fill_alert(self.state)
         if not isinstance(event, events.CameraMoved):  # gestures: many per second
             self._refresh_status()
+
+    def _on_slice(self, _event) -> None:
+        root, sl = self.root, self.slicing
+        if root is None:
+            return
+        root.view_layout, root.slice_available = sl.layout, sl.available
+        root.slice_plane = sl.slice.plane
+        fill_presets(root.ids.window_bar, sl, self.set_slice_window)
+        self._fill_readout()
+
+    def _fill_readout(self) -> None:
+        """The model's readout; with a slice shown, where the slice lies ("12 mm to target")."""
+        text, sl = readout_text(self.state), self.slicing
+        if sl.slice_shown and self.state.package is not None:
+            text += SEPARATOR + slice_text(sl.slice, self.state.package.plan)
+        self.root.readout = text
 
     def _refresh_status(self, *_):
         root = self.root
@@ -362,6 +386,15 @@ class KioskApp(App):
         except KeyError:  # the plan no longer has that view or trajectory
             return
         log.info("resumed the last view of case %s", plan.case_id)
+
+    def set_view_layout(self, layout: str):
+        self.slicing.set_layout(layout)
+
+    def set_slice_plane(self, plane: str):
+        self.slicing.set_plane(plane)
+
+    def set_slice_window(self, name: str):
+        self.slicing.set_window(name)
 
     def set_following(self, on: bool):
         self.state.set_following(on)

@@ -68,6 +68,10 @@ class KioskRoot(BoxLayout):
     rail_tab = StringProperty("views")  # "views" | "structures" | "tools"
     structure_page = NumericProperty(0)
     structure_pages = NumericProperty(1)
+    # the view area (app/model/slicing.py): "3d" | "slice" | "both", offered with an image
+    view_layout = StringProperty("3d")
+    slice_available = BooleanProperty(False)
+    slice_plane = StringProperty("axial")
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

@@ -7,6 +7,10 @@ letter on all four sides.
     info = slices.render(scene, frame, state, size=(w, h))   # or framebuffer=, viewport=
     pixels = renderer.read_image()
 
+While the slice moves (`lod=True`) the contours are cut from the scene's lighter meshes (the
+3D view's interactive ones) and the caller may draw into a smaller viewport; contours are kept
+per slice position, so a slice drawn again (a new window, a drag back) is not cut again.
+
 One full-screen pass (slice.frag, trilinear from the 3D texture), then flat 2D overlays. The
 picture is radiological (slicegeom's conventions); the caller writes the convention in words
 (the kiosk's label, the snapshot's caption). Screen coordinates: top-left origin.
@@ -30,6 +34,7 @@ from orkiosk.render.scene import Scene
 from orkiosk.render.slicegeom import (
     SliceFrame,
     contour_segments,
+    path_in_plane,
     side_letters,
     trajectory_crossing,
 )
@@ -37,6 +42,7 @@ from orkiosk.render.state import DisplayState
 
 PATH_COLOR = (1.0, 0.86, 0.1)  # trajectories: the markers' yellow
 BACKGROUND = (0.03, 0.03, 0.04)
+CONTOUR_CACHE = 96  # slice positions x structures whose contours are kept
 
 
 @dataclass(frozen=True)
@@ -64,8 +70,12 @@ class SliceRenderer:
         except moderngl.Error as exc:
             raise RenderError(f"the GPU rejected the slice view's shader: {exc}") from exc
         self.vao = self.ctx.vertex_array(self.prog, [])
+        self._cache: dict[tuple, np.ndarray] = {}  # contours (LPS) by mesh and plane
+        self._cache_scene = None  # the scene they belong to
 
     def release(self) -> None:
+        self._cache.clear()
+        self._cache_scene = None
         self.vao.release()
         self.prog.release()
 
@@ -78,23 +88,31 @@ class SliceRenderer:
         framebuffer=None,
         viewport=None,
         size=None,
+        lod: bool = False,
+        letter_px: float | None = None,
     ) -> SliceInfo:
-        """One slice picture into `framebuffer`/`viewport` or the renderer's own target."""
+        """One slice picture into `framebuffer`/`viewport` or the renderer's own target.
+
+        `lod`: contours from the lighter meshes (while the slice moves); `letter_px`: height
+        of the side letters (default 6 % of the shorter side)."""
         if scene.released:
             raise RenderError("the scene was released")
         t0 = time.perf_counter()
+        if scene is not self._cache_scene:
+            self._cache.clear()
+            self._cache_scene = scene
         state = state or DisplayState()
         framebuffer, viewport = self.renderer._destination(framebuffer, viewport, size)
         w, h = viewport[2], viewport[3]
         try:
             self._image(scene, frame, state, framebuffer, viewport)
-            shapes, ncont = self._contours(scene, frame, state, w, h)
+            shapes, ncont = self._contours(scene, frame, state, w, h, lod)
             marks, crossings = self._trajectories(scene, frame, state, w, h)
             letters = side_letters(frame)
             ctx = self.ctx
             ctx.enable_only(moderngl.BLEND)
             ctx.blend_func = (moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA)
-            overlay = shapes + marks + _letter_shapes(letters, w, h)
+            overlay = shapes + marks + _letter_shapes(letters, w, h, letter_px)
             if overlay:
                 draw_overlay(self.gl, overlay)
             finish_frame(ctx, framebuffer, viewport, self.renderer._home)
@@ -128,7 +146,7 @@ class SliceRenderer:
             set_uniform(prog, "u_window", tuple(float(x) for x in window))
         self.vao.render(moderngl.TRIANGLES, vertices=3)
 
-    def _contours(self, scene, frame, state, w, h):
+    def _contours(self, scene, frame, state, w, h, lod=False):
         shapes, total = [], 0
         width = max(2.0, min(w, h) / 400)  # px
         for prep, s in zip(scene.prepared.structures, scene.plan.structures, strict=True):
@@ -137,9 +155,8 @@ class SliceRenderer:
             lo, hi = prep.bounds
             if _box_side(lo, hi, frame) != 0:
                 continue  # the plane misses it
-            seg = contour_segments(
-                prep.mesh.positions, prep.mesh.indices, frame.center, frame.normal
-            )
+            mesh = prep.lod if lod and prep.lod is not None else prep.mesh
+            seg = self._cut(mesh, frame)
             if not len(seg):
                 continue
             total += len(seg)
@@ -147,6 +164,17 @@ class SliceRenderer:
             col = (*srgb(state.color_of(s)), 1.0)
             shapes.append((_thick_lines(xy, width, w, h), col))
         return shapes, total
+
+    def _cut(self, mesh, frame: SliceFrame) -> np.ndarray:
+        """The mesh's contour on the slice, cut once per mesh and plane."""
+        key = (id(mesh), frame.center.tobytes(), frame.normal.tobytes())
+        seg = self._cache.get(key)
+        if seg is None:
+            if len(self._cache) >= CONTOUR_CACHE:
+                self._cache.pop(next(iter(self._cache)))  # the oldest
+            seg = contour_segments(mesh.positions, mesh.indices, frame.center, frame.normal)
+            self._cache[key] = seg
+        return seg
 
     def _trajectories(self, scene, frame, state, w, h):
         shapes, crossings = [], {}
@@ -157,8 +185,11 @@ class SliceRenderer:
             if t.id in state.hidden_trajectories:
                 continue
             ends = frame.to_screen(np.array([t.entry, t.target])) * [w, h]
-            faint = tuple(c * 0.55 for c in PATH_COLOR) + (0.55,)
-            shapes.append((_thick_lines(ends[None], width, w, h), faint))
+            if path_in_plane(t, frame.center, frame.normal):  # the whole path is on the slice
+                shapes.append((_thick_lines(ends[None], 2 * width, w, h), (*PATH_COLOR, 1.0)))
+            else:  # its projection, faint
+                faint = tuple(c * 0.55 for c in PATH_COLOR) + (0.55,)
+                shapes.append((_thick_lines(ends[None], width, w, h), faint))
             tip = _ndc(ends[1:2], w, h)[0]
             shapes.append((_disc(tip, 3 * width, w, h), (0.9, 0.2, 0.6, 1.0)))
             p = trajectory_crossing(t, frame.center, frame.normal)
@@ -210,9 +241,9 @@ def _disc(center_ndc, radius_px, w, h) -> np.ndarray:
     return tri * [2 * radius_px / w, 2 * radius_px / h] + center_ndc
 
 
-def _letter_shapes(letters: dict[str, str], w, h) -> list:
-    """The side letters, white on a dark outline, 6 % of the shorter side tall."""
-    hpx = max(14.0, 0.06 * min(w, h))
+def _letter_shapes(letters: dict[str, str], w, h, letter_px: float | None = None) -> list:
+    """The side letters, white on a dark outline, 6 % of the shorter side tall by default."""
+    hpx = letter_px or max(14.0, 0.06 * min(w, h))
     out = []
     for side, text in letters.items():
         n = len(text)

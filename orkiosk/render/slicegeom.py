@@ -24,6 +24,11 @@ from orkiosk.render.errors import RenderError
 from orkiosk.render.state import AXIS_CUTS, CUT_PLANES, TRAJECTORY_CUTS, ClipPlane
 
 LPS_LETTERS = (("L", "R"), ("P", "A"), ("S", "I"))  # (+axis, -axis)
+# along a trajectory: the path plus a margin at both ends (the larger of 20 mm and 30 % of its
+# length), and 3/4 of that across, so the path fills the picture rather than a whole head
+ALONG_MARGIN_MM = 20.0
+ALONG_MARGIN_SHARE = 0.3
+ALONG_WIDTH_SHARE = 0.75
 _FRAMES = {  # kind: (right, up) on the screen, LPS
     "axial": ((1.0, 0.0, 0.0), (0.0, -1.0, 0.0)),
     "coronal": ((1.0, 0.0, 0.0), (0.0, 0.0, 1.0)),
@@ -96,7 +101,8 @@ def slice_frame(
     trajectory: Trajectory | None = None,
 ) -> SliceFrame:
     """The SliceFrame of one of CUT_PLANES for a picture of width/height `aspect`, sized to show
-    the whole plan (the same size for every offset, so a drag does not zoom)."""
+    the whole plan ("along": the path with a margin), the same size for every offset, so a
+    drag does not zoom."""
     if kind not in CUT_PLANES:
         raise RenderError(f"unknown slice plane {kind!r}; known: {', '.join(CUT_PLANES)}")
     lo, hi = (np.asarray(b, dtype=np.float64) for b in bounds)
@@ -130,6 +136,10 @@ def slice_frame(
     dv = np.abs((corners - center) @ up).max() * 2
     if kind in AXIS_CUTS:  # centred on the plan, not on the slice's own point
         du, dv = np.ptp(corners @ right), np.ptp(corners @ up)
+    elif kind == "along" and tid is not None:  # the path and its surroundings, not the plan
+        length = float(np.linalg.norm(target - entry))
+        dv = length + 2 * max(ALONG_MARGIN_MM, ALONG_MARGIN_SHARE * length)
+        du = ALONG_WIDTH_SHARE * dv
     scale = 1.04 * max(du / aspect, dv)
     return SliceFrame(center, right, up, scale * aspect, scale, kind, float(offset), tid)
 
@@ -205,12 +215,25 @@ def contour_segments(positions, indices, point, normal) -> np.ndarray:
     return np.stack([cut(a, b), cut(a, c)], axis=1)
 
 
+IN_PLANE_MM = 0.5  # a path whose both ends lie this close to the plane lies in it
+
+
+def path_in_plane(trajectory: Trajectory, point, normal) -> bool:
+    """The whole path entry -> target lies in the plane (it has no single crossing)."""
+    n = np.asarray(normal, dtype=np.float64)
+    ends = np.array([trajectory.entry, trajectory.target], dtype=np.float64) - point
+    return bool(np.all(np.abs(ends @ n) < IN_PLANE_MM))
+
+
 def trajectory_crossing(trajectory: Trajectory, point, normal) -> np.ndarray | None:
-    """Where the path entry -> target crosses the plane (None if it does not)."""
+    """Where the path entry -> target crosses the plane (None if it does not, or if the whole
+    path lies in the plane)."""
     e = np.asarray(trajectory.entry, dtype=np.float64)
     t = np.asarray(trajectory.target, dtype=np.float64)
     n = np.asarray(normal, dtype=np.float64)
     de, dt = (e - point) @ n, (t - point) @ n
+    if path_in_plane(trajectory, point, normal):
+        return None
     if de * dt > 0 or de == dt:
         return None
     return e + (t - e) * (de / (de - dt))
