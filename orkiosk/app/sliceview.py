@@ -59,6 +59,7 @@ class SliceView(Widget):
         self._moved_at = 0.0
         self._full_drawn = False
         self._px_per_mm = Metrics.dpi / 25.4
+        self._strip = 0.0  # pixels under the picture that hold the caption
         with self.canvas:
             self._color = Color(1, 1, 1, 0)
             self._rect = Rectangle(pos=self.pos, size=self.size)
@@ -93,16 +94,25 @@ class SliceView(Widget):
         self._dirty = True  # structures, selection, a new plan: all change the picture
 
     def _on_geometry(self, *_):
-        self._rect.pos, self._rect.size = self.pos, self.size
+        # The caption has a strip of its own under the picture: over the image it would hide
+        # the lower orientation letter or the anatomy on a narrow pane.
         cap = self._caption
-        cap.text_size = (max(1.0, self.width * 0.9), None)  # wraps; stays below the side letters
+        margin = 2 * self._px_per_mm
+        cap.text_size = (max(1.0, self.width - 2 * margin), None)
         cap.text = self.caption
         cap.texture_update()
         cap.size = cap.texture_size
-        margin = 2 * self._px_per_mm
         cap.pos = (self.x + margin, self.y + margin)
         cap.opacity = 1 if self.width > 2 and self.caption else 0
+        self._strip = min(self.height / 3, cap.height + 2 * margin) if self.caption else 0.0
+        self._rect.pos = (self.x, self.y + self._strip)
+        self._rect.size = (self.width, max(1.0, self.height - self._strip))
         self._dirty = True
+
+    @property
+    def picture_height(self) -> float:
+        """Pixels of the widget's height that show the picture (the caption strip excluded)."""
+        return max(1.0, self.height - self._strip)
 
     def _caption_text(self, frame: SliceFrame) -> str:
         win = self.slicing.window
@@ -135,7 +145,7 @@ class SliceView(Widget):
         sl, st = self.slicing.slice, self.slicing.state
         traj = st.package.plan.trajectory(sl.trajectory_id) if sl.trajectory_id else None
         kind = sl.plane if (traj is not None or not sl.follows_trajectory) else "axial"
-        return slice_frame(kind, sl.offset, st.bounds, self.width / self.height, traj)
+        return slice_frame(kind, sl.offset, st.bounds, self.width / self.picture_height, traj)
 
     def draw(self, interactive: bool = False) -> None:
         """Draw the slice into the Kivy texture now (the whole of it at rest)."""
@@ -143,7 +153,7 @@ class SliceView(Widget):
 
         pv = self.plan_view
         pv._ensure_gl()
-        w, h = max(1, int(round(self.width))), max(1, int(round(self.height)))
+        w, h = max(1, int(round(self.width))), max(1, int(round(self.picture_height)))
         scale = DRAG_SCALE if interactive else 1.0
         vw, vh = max(1, int(w * scale)), max(1, int(h * scale))
         frame = self.slice_frame()
@@ -234,7 +244,7 @@ class SliceView(Widget):
     def picture_mm_per_screen_mm(self) -> float:
         """Millimetres of the patient that one millimetre of the screen shows on this slice."""
         frame = self.frame or self.slice_frame()
-        return frame.height_mm / max(1.0, self.height) * self._px_per_mm
+        return frame.height_mm / self.picture_height * self._px_per_mm
 
     def _apply(self, commands) -> None:
         for c in commands:
