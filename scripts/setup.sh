@@ -25,6 +25,11 @@ if [ "$mode" = test ]; then
   command -v npm >/dev/null || missing+=(npm)
   # systemd/: systemd-analyze verify/security, systemd-sysusers/-tmpfiles (tests/test_systemd_units.py)
   command -v systemd-analyze >/dev/null || missing+=(systemd)
+  # the kiosk under cage (tests/test_cage.py): cage on wlroots' headless backend, Xwayland for
+  # Kivy's SDL2 (its PyPI build has no Wayland driver), grim for the screenshot
+  command -v cage >/dev/null || missing+=(cage)
+  command -v Xwayland >/dev/null || missing+=(xwayland)
+  command -v grim >/dev/null || missing+=(grim)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing system packages: ${missing[*]}"
