@@ -189,3 +189,19 @@ def test_loading_fails_closed_when_the_trust_folder_is_unusable(tmp_path):
     (p / "plan.json").write_text(text)
     with pytest.raises(OrkioskError, match="does not match"):
         load_for_display(p, KioskSettings(trust=tmp_path / "keys"), trusted)
+
+
+def test_panel_size_is_spread_over_the_full_screen_windows_real_resolution():
+    from orkiosk.app.settings import panel_dpi
+
+    # settings written for a 24-inch 1920x1080 panel
+    s = KioskSettings(width=1920, height=1080, panel_diagonal_in=24.0)
+    assert panel_dpi(s) == pytest.approx(91.79, abs=0.01)
+    # the kiosk finds itself full screen on a 1280x720 output of the same diagonal: text must
+    # shrink with the pixels, or the rail runs over the patient banner (seen under cage in CI)
+    assert panel_dpi(s, (1280, 720)) == pytest.approx(61.19, abs=0.01)
+    # an explicit dpi is a measurement of the panel itself: it wins
+    assert panel_dpi(KioskSettings(panel_dpi=100.0), (1280, 720)) == 100.0
+    assert panel_dpi(KioskSettings(), (1280, 720)) is None  # believe the display
+    with pytest.raises(SettingsError, match="1280x720"):
+        panel_dpi(KioskSettings(panel_diagonal_in=200.0), (1280, 720))

@@ -21,6 +21,7 @@ from kivy.factory import Factory
 
 from orkiosk.app import watchdog
 from orkiosk.app.intake import ControlSocket, FolderWatcher, SyncIntake
+from orkiosk.app.kivyconfig import apply_panel_metrics
 from orkiosk.app.loading import Loaded, load_for_display
 from orkiosk.app.model import (
     KioskState,
@@ -78,6 +79,8 @@ class KioskApp(App):
 
     # ------------------------------------------------------------------ build
     def build(self):
+        if not self.settings.windowed:  # full screen: the window is the whole panel
+            apply_panel_metrics(self.settings, tuple(Window.size))
         load_layout()
         root = KioskRoot()
         self.view: PlanView = root.ids.view

@@ -32,24 +32,31 @@ def configure_kivy(settings: KioskSettings) -> None:
     apply_panel_metrics(settings)
 
 
-def apply_panel_metrics(settings: KioskSettings) -> float | None:
+_HELD: dict[str, float] = {}  # the dpi the binding below holds Kivy's Metrics to
+
+
+def apply_panel_metrics(settings: KioskSettings, screen_px=None) -> float | None:
     """Make Kivy's mm (and dp) follow the panel's real size from the settings, before widgets
     are built; returns the dpi used (None: the display's report is kept).
 
     Kivy's `mm` is dpi / 25.4 pixels and its dpi comes from the window (96 x the backing scale
     on Linux), which says nothing about the panel. Metrics.dpi is set here and held: the window
     resets it whenever its own dpi changes (Metrics.reset_dpi), so a binding sets it back.
-    `dp` (Metrics.density) stays 1 px: pixel-exact lines and outlines do not depend on it."""
-    dpi = panel_dpi(settings)
+    `dp` (Metrics.density) stays 1 px: pixel-exact lines and outlines do not depend on it.
+    Called again with `screen_px` once a full-screen window exists, before the widgets are
+    built, so the diagonal is spread over the panel's real resolution."""
+    dpi = panel_dpi(settings, screen_px)
     if dpi is None:
         return None
     os.environ["KIVY_DPI"] = repr(dpi)  # read when kivy.metrics is first imported
     from kivy.metrics import Metrics
 
     def hold(*_):
-        if Metrics.dpi != dpi:
-            Metrics.dpi = dpi
+        if Metrics.dpi != _HELD["dpi"]:
+            Metrics.dpi = _HELD["dpi"]
 
-    Metrics.fbind("dpi", hold)
+    if "dpi" not in _HELD:
+        Metrics.fbind("dpi", hold)
+    _HELD["dpi"] = dpi
     hold()
     return dpi

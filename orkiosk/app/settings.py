@@ -170,21 +170,25 @@ def load_settings(path: Path | None = None, environ=None) -> KioskSettings:
     return settings
 
 
-def panel_dpi(settings: KioskSettings) -> float | None:
+def panel_dpi(settings: KioskSettings, screen_px: tuple[int, int] | None = None) -> float | None:
     """The panel's real pixels per inch from the settings, or None to believe the display.
 
-    panel_dpi wins; else panel_diagonal_in over the native resolution width x height."""
+    panel_dpi wins; else panel_diagonal_in over the panel's resolution: `screen_px`, the size of
+    the full-screen window (which is the whole panel, whatever width/height say: a kiosk whose
+    settings name another resolution must not lay out a 24-inch screen on a smaller one), else
+    the configured width x height."""
+    w, h = screen_px if screen_px else (settings.width, settings.height)
     if settings.panel_dpi:
         dpi, where = settings.panel_dpi, "display.panel_dpi"
     elif settings.panel_diagonal_in:
-        dpi = (settings.width**2 + settings.height**2) ** 0.5 / settings.panel_diagonal_in
+        dpi = (w**2 + h**2) ** 0.5 / settings.panel_diagonal_in
         where = "display.panel_diagonal_in"
     else:
         return None
     lo, hi = PANEL_DPI_RANGE
     if not lo <= dpi <= hi:
         raise SettingsError(
-            f"{where}: gives {dpi:.0f} pixels per inch for a {settings.width}x{settings.height} "
+            f"{where}: gives {dpi:.0f} pixels per inch for a {w}x{h} "
             f"panel; a real panel has {lo:.0f} to {hi:.0f} (is the diagonal in inches?)"
         )
     return float(dpi)
