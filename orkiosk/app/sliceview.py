@@ -25,11 +25,12 @@ from kivy.uix.widget import Widget
 
 from orkiosk.app.model.slicing import LayoutChanged, SliceChanged, SliceModel
 from orkiosk.app.readouts import CUT_LABELS
+from orkiosk.app.touchinput import GestureInput
 from orkiosk.render import glstate
 from orkiosk.render.errors import RenderError
 from orkiosk.render.slicegeom import SliceFrame, slice_frame
 from orkiosk.render.slicesnap import CONVENTION
-from orkiosk.touch import Drag, GestureRecognizer, TouchEvent
+from orkiosk.touch import Drag, GestureRecognizer
 
 log = logging.getLogger("orkiosk.slice")
 DRAG_SCALE = 0.5  # share of the pixels (each way) while the slice moves
@@ -38,7 +39,7 @@ LETTER_MM = 7.0  # side letters (their ink is about 5.5 mm tall: >= 5 mm from 2 
 CAPTION_FONT = "7.5mm"  # Roboto Bold capitals 0.71 em: 5.3 mm
 
 
-class SliceView(Widget):
+class SliceView(GestureInput, Widget):
     """The slice of SliceModel `slicing`, drawn with PlanView `plan_view`'s renderer and scene."""
 
     frames = NumericProperty(0)
@@ -217,29 +218,8 @@ class SliceView(Widget):
             self._slices = None
 
     # ------------------------------------------------------------ touch
-    def _event(self, kind: str, touch) -> TouchEvent:
-        x, y = (touch.x - self.x) / self._px_per_mm, (touch.y - self.y) / self._px_per_mm
-        return TouchEvent(kind, touch.uid, x, y, time.monotonic(), None)
-
-    def on_touch_down(self, touch):
-        if not self._ready() or not self.collide_point(*touch.pos):
-            return super().on_touch_down(touch)
-        touch.grab(self)
-        self._apply(self.recognizer.feed(self._event("down", touch)))
-        return True
-
-    def on_touch_move(self, touch):
-        if touch.grab_current is not self:
-            return super().on_touch_move(touch)
-        self._apply(self.recognizer.feed(self._event("move", touch)))
-        return True
-
-    def on_touch_up(self, touch):
-        if touch.grab_current is not self:
-            return super().on_touch_up(touch)
-        touch.ungrab(self)
-        self._apply(self.recognizer.feed(self._event("up", touch)))
-        return True
+    def accepts_touches(self) -> bool:
+        return self._ready()
 
     def picture_mm_per_screen_mm(self) -> float:
         """Millimetres of the patient that one millimetre of the screen shows on this slice."""

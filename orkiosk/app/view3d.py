@@ -14,7 +14,6 @@ under a finger (GL picking).
 from __future__ import annotations
 
 import logging
-import math
 import time
 
 import moderngl
@@ -28,19 +27,20 @@ from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
 from orkiosk.app.model import KioskState, Pick, events
+from orkiosk.app.touchinput import GestureInput
 from orkiosk.render import glstate
 from orkiosk.render.camera import Camera
 from orkiosk.render.errors import RenderError
 from orkiosk.render.prepare import DEFAULT_LOD_BUDGET, prepare_scene
 from orkiosk.render.renderer import Renderer
 from orkiosk.render.state import DisplayState, InteractionQuality, Quality
-from orkiosk.touch import GestureRecognizer, TouchEvent
+from orkiosk.touch import GestureRecognizer
 
 log = logging.getLogger("orkiosk.view")
 FULL_TEX_COORDS = (0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0)
 
 
-class PlanView(Widget):
+class PlanView(GestureInput, Widget):
     """The 3D plan. `state` is the KioskState it shows; call `show(package)` via the state."""
 
     fps = NumericProperty(0.0)
@@ -340,37 +340,6 @@ class PlanView(Widget):
                 )
 
     # ------------------------------------------------------------------ touch
-    def _mm(self, touch) -> tuple[float, float]:
-        return (touch.x - self.x) / self._px_per_mm, (touch.y - self.y) / self._px_per_mm
-
-    def _event(self, kind: str, touch) -> TouchEvent:
-        x, y = self._mm(touch)
-        area = None
-        shape = getattr(touch, "shape", None)
-        if shape is not None and hasattr(shape, "width"):
-            area = math.pi / 4 * (shape.width / self._px_per_mm) * (shape.height / self._px_per_mm)
-        return TouchEvent(kind, touch.uid, x, y, time.monotonic(), area)
-
-    def on_touch_down(self, touch):
-        if not self.collide_point(*touch.pos) or getattr(touch, "is_mouse_scrolling", False):
-            return super().on_touch_down(touch)
-        touch.grab(self)
-        self._apply(self.recognizer.feed(self._event("down", touch)))
-        return True
-
-    def on_touch_move(self, touch):
-        if touch.grab_current is not self:
-            return super().on_touch_move(touch)
-        self._apply(self.recognizer.feed(self._event("move", touch)))
-        return True
-
-    def on_touch_up(self, touch):
-        if touch.grab_current is not self:
-            return super().on_touch_up(touch)
-        touch.ungrab(self)
-        self._apply(self.recognizer.feed(self._event("up", touch)))
-        return True
-
     def _tick_gestures(self, _dt) -> None:
         self._apply(self.recognizer.tick(time.monotonic()))
 
