@@ -13,9 +13,14 @@ from orkiosk.plan.coords import (
     lps_to_gltf,
     ras_to_lps,
 )
+from orkiosk.plan.manifest import (
+    encode_manifest,
+    parse_manifest,
+    schema_problems,
+    semantic_problems,
+)
 from orkiosk.plan.mesh import Mesh, MeshError
 from orkiosk.plan.model import Plan, View
-from orkiosk.plan.manifest import encode_manifest, parse_manifest, schema_problems, semantic_problems
 
 
 def test_lps_to_gltf_follows_architecture():
