@@ -201,6 +201,21 @@ def test_nrrd_header_that_broke_pynrrd_is_a_label_error(tmp_path):
         read_labels(path)
 
 
+def test_nifti_header_nibabel_refuses_is_a_label_error(tmp_path):
+    """Found by atheris (scripts/fuzz.py nifti): nibabel raised HeaderDataError ("data code
+    640 not recognized") on a damaged datatype field."""
+    import base64
+
+    path = tmp_path / "labels.nii.gz"
+    path.write_bytes(
+        base64.b64decode(
+            "H4sIAAAAAAAE/4thZCAKMDdwMLAzsDEwQiGqJiagLAg02J894wPGDAwH7EF8VLzBGcJH1T1QPJBfEADkVgQA+mM/ggdhYROD+BNdJQNDnrYhpuDAiDAyQryJThNyDbp6GJ+QPpqQXxAA5FYEAPpjP4IHYWETg/gTXSUDQ562IabgwIgwMkK8iU4Tcg26ehifkD6aygMAbjsaN7ACAAA="
+        )
+    )
+    with pytest.raises(OrkioskError, match="labels.nii.gz"):
+        read_labels(path)
+
+
 def test_dicom_date_with_a_superscript_digit_is_no_date():
     """Found by atheris (scripts/fuzz.py dicom): "1²" passes str.isdigit() but not int()."""
     from orkiosk.planning.dicom.header import _iso_date

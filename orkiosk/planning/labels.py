@@ -80,6 +80,8 @@ def read_labels(path) -> LabelVolume:
         raise
     except nibabel.filebasedimages.ImageFileError as exc:
         raise LabelError(f"{p}: not a NIfTI-1/NIfTI-2 file ({exc})") from exc
+    except nibabel.spatialimages.HeaderDataError as exc:  # found by scripts/fuzz.py nifti
+        raise LabelError(f"{p}: damaged NIfTI header ({exc})") from exc
     except (
         nrrd.NRRDError,
         OSError,
