@@ -15,6 +15,7 @@ run. The brief property tests in tests/test_fuzz_parsers.py use the same seeds w
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 import tempfile
@@ -59,16 +60,53 @@ def _dicom(folder: Path) -> None:
     read_info(group.first_path, group.uid)
 
 
+def _value(fdp, depth: int = 0):
+    """A JSON value of any type; hashes, names and offsets often enough to pass the first checks."""
+    pick = fdp.ConsumeIntInRange(0, 9 if depth < 2 else 6)
+    if pick == 0:
+        return None
+    if pick == 1:
+        return fdp.ConsumeBool()
+    if pick == 2:
+        return fdp.ConsumeIntInRange(-(2**40), 2**40)
+    if pick == 3:
+        return fdp.ConsumeFloat()
+    if pick == 4:
+        return fdp.ConsumeUnicodeNoSurrogates(fdp.ConsumeIntInRange(0, 80))
+    if pick == 5:
+        return "ab" * 32  # a well-formed sha256
+    if pick == 6:
+        return fdp.PickValueInList(["OR-1", "meshes/a.glb", "plan.json", "../x", "", "a" * 300])
+    if pick == 7:
+        return [_value(fdp, depth + 1) for _ in range(fdp.ConsumeIntInRange(0, 4))]
+    keys = FIELDS + [fdp.ConsumeUnicodeNoSurrogates(8)]
+    return {
+        fdp.PickValueInList(keys): _value(fdp, depth + 1)
+        for _ in range(fdp.ConsumeIntInRange(0, 4))
+    }
+
+
 def _codec(data: bytes) -> None:
+    """Structure-aware: mostly a right magic and a JSON header of a known kind with known field
+    names and values of every type, so the fuzzer reaches the per-field checks. The private
+    decoder is called, so anything but a ProtocolError (which decode() would hide) is a crash."""
     fdp = atheris.FuzzedDataProvider(data)
-    frames = [b"orkiosk/1" if fdp.ConsumeBool() else fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 12))]
-    frames.append(fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 20000)))
+    magic = codec.MAGIC if fdp.ConsumeIntInRange(0, 15) else fdp.ConsumeBytes(12)
+    if fdp.ConsumeIntInRange(0, 7):
+        doc = {"t": fdp.PickValueInList(sorted(codec.KINDS))}
+        for _ in range(fdp.ConsumeIntInRange(0, 10)):
+            doc[fdp.PickValueInList(FIELDS)] = _value(fdp)
+        header = json.dumps(doc).encode()
+    else:
+        header = fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 20000))
+    frames = [magic, header]
     if fdp.ConsumeBool():
-        frames.append(fdp.ConsumeBytes(fdp.remaining_bytes()))
+        frames.append(fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 4096)))
     with contextlib.suppress(codec.ProtocolError):
-        codec.decode(frames)
+        codec._decode(frames)
 
 
+FIELDS = sorted({f for cls in codec.KINDS.values() for f in cls.__dataclass_fields__})
 TARGETS = {
     "codec": (_codec, None),
     "markups": (_file_target("plan.mrk.json", read_markups), "markups"),
