@@ -1,7 +1,9 @@
 """CPU-side scene preparation (numpy, no GL): may run on a worker thread.
 
 prepare_scene() does the slow part of showing a plan (level-of-detail meshes, closedness tests,
-label anchors, bounds); Renderer.create_scene() then only uploads buffers on the GL thread.
+label anchors, bounds) and leaves every array as the GPU takes it (contiguous float32 positions
+and normals, uint32 indices, the image as float16), so that Renderer.create_scene() or a
+SceneUpload only copies bytes on the GL thread.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from orkiosk.render.errors import RenderError
 
 # triangles of the whole plan drawn while the view moves (llvmpipe: ~2x faster than 60k)
 DEFAULT_LOD_BUDGET = 30_000
+F16_MAX = 65504.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,6 +41,11 @@ class PreparedScene:
     structures: tuple[PreparedStructure, ...]
     bounds: tuple[np.ndarray, np.ndarray]
     image: ImageVolume | None = None  # format 1.1: painted on cuts, shown in slice views
+    voxels: np.ndarray | None = None  # the image as its texture holds it (made from image)
+
+    def __post_init__(self):
+        if self.image is not None and self.voxels is None:
+            object.__setattr__(self, "voxels", texture_voxels(self.image))
 
 
 def prepare_scene(
@@ -53,7 +61,7 @@ def prepare_scene(
     total = sum(meshes[s.id].triangle_count for s in plan.structures)
     out = []
     for s in plan.structures:
-        mesh = meshes[s.id]
+        mesh = gpu_ready(meshes[s.id])
         lo, hi = mesh.bounds()
         centre = mesh.positions.mean(axis=0)
         k = int(np.argmin(((mesh.positions - centre) ** 2).sum(axis=1)))
@@ -62,7 +70,7 @@ def prepare_scene(
             share = max(1500, int(lod_budget * mesh.triangle_count / total))
             if mesh.triangle_count > share * 1.5:
                 light = geometry.cluster_decimate(mesh, share)
-                lod = None if light is mesh else light
+                lod = None if light is mesh else gpu_ready(light)
         out.append(
             PreparedStructure(
                 id=s.id,
@@ -75,3 +83,24 @@ def prepare_scene(
             )
         )
     return PreparedScene(plan, tuple(out), plan_bounds(plan, meshes), image)
+
+
+def gpu_ready(mesh: Mesh) -> Mesh:
+    """The mesh with contiguous float32/uint32 arrays (itself when they are already)."""
+    arrays = (
+        np.ascontiguousarray(mesh.positions, dtype=np.float32),
+        np.ascontiguousarray(mesh.normals, dtype=np.float32),
+        np.ascontiguousarray(mesh.indices, dtype=np.uint32),
+    )
+    if all(
+        a is b for a, b in zip(arrays, (mesh.positions, mesh.normals, mesh.indices), strict=True)
+    ):
+        return mesh
+    return Mesh(*arrays)
+
+
+def texture_voxels(image: ImageVolume) -> np.ndarray:
+    """The image as its 3D texture holds it: float16 (k, j, i), contiguous (R16F: integers exact
+    to 2048, within 2 up to 4096; values beyond float16 clamped)."""
+    data = np.clip(image.array.astype(np.float32), -F16_MAX, F16_MAX).astype(np.float16)
+    return np.ascontiguousarray(data)

@@ -118,10 +118,10 @@ class Programs:
         )
         progs = self.mesh
         self.unit = {
-            "sphere": GpuMesh(ctx, progs, *geometry.sphere_arrays(16, 32)),
-            "cylinder": GpuMesh(ctx, progs, *geometry.cylinder_arrays(24)),
-            "torus": GpuMesh(ctx, progs, *geometry.torus_arrays(0.3, 32, 12)),
-            "cone": GpuMesh(ctx, progs, *geometry.cone_arrays(24)),
+            "sphere": GpuMesh.of_arrays(ctx, progs, *geometry.sphere_arrays(16, 32)),
+            "cylinder": GpuMesh.of_arrays(ctx, progs, *geometry.cylinder_arrays(24)),
+            "torus": GpuMesh.of_arrays(ctx, progs, *geometry.torus_arrays(0.3, 32, 12)),
+            "cone": GpuMesh.of_arrays(ctx, progs, *geometry.cone_arrays(24)),
         }
 
     def release_meshes(self) -> None:

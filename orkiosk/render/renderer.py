@@ -43,6 +43,7 @@ from orkiosk.render.programs import GL_CLIP_DISTANCE0, Programs
 from orkiosk.render.scene import Scene
 from orkiosk.render.state import FULL, DisplayState, Quality
 from orkiosk.render.targets import SceneTargets, TargetCache
+from orkiosk.render.upload import SceneUpload
 
 
 class Renderer:
@@ -87,14 +88,23 @@ class Renderer:
         the result of prepare_scene() made beforehand (e.g. on a worker thread), which leaves
         only the buffer uploads for the GL thread. lod_budget: triangles drawn while the view
         moves (0: no lighter meshes). image: the package's ImageVolume (format 1.1), painted
-        on cut sections."""
+        on cut sections. A scene_upload() run to the end at once."""
         if isinstance(plan, PreparedScene):
             prepared = plan
         else:
             if meshes is None:
                 raise RenderError("create_scene needs the plan's meshes")
             prepared = prepare_scene(plan, meshes, lod_budget, image)
-        return Scene(self.ctx, self.gl.mesh, prepared)
+        upload = self.scene_upload(prepared)
+        while not upload.step():
+            pass
+        return upload.scene
+
+    def scene_upload(self, prepared: PreparedScene, chunk_bytes: int | None = None) -> SceneUpload:
+        """A prepared scene onto the GPU in steps of at most chunk_bytes (upload.SceneUpload):
+        everything is reserved now (RenderError if the GPU has no room), then each step()
+        writes a slice and returns True once `upload.scene` is ready; release() abandons it."""
+        return SceneUpload(self.ctx, self.gl.mesh, prepared, chunk_bytes)
 
     @property
     def output_framebuffer(self) -> moderngl.Framebuffer | None:
@@ -248,4 +258,4 @@ class Renderer:
         return scene_labels(scene, camera, width, height, state or DisplayState())
 
 
-__all__ = ["FrameInfo", "Label", "PickResult", "Renderer", "Scene"]
+__all__ = ["FrameInfo", "Label", "PickResult", "Renderer", "Scene", "SceneUpload"]

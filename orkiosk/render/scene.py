@@ -9,7 +9,6 @@ import moderngl
 import numpy as np
 
 from orkiosk.plan.mesh import Mesh
-from orkiosk.render.errors import RenderError
 from orkiosk.render.prepare import PreparedScene
 from orkiosk.render.volume import GpuVolume
 
@@ -17,36 +16,62 @@ OPAQUE_LIMIT = 0.999  # opacity at or above this is drawn as opaque
 
 
 class GpuMesh:
-    """Vertex/index buffers of one mesh and a vertex array per program."""
+    """Vertex/index buffers of one mesh and a vertex array per program.
 
-    def __init__(self, ctx: moderngl.Context, programs: dict, positions, normals, indices):
-        self.triangles = int(len(indices))
-        self.vbo_pos = ctx.buffer(np.ascontiguousarray(positions, dtype="f4").tobytes())
-        self.vbo_nrm = ctx.buffer(np.ascontiguousarray(normals, dtype="f4").tobytes())
-        self.ibo = ctx.buffer(np.ascontiguousarray(indices, dtype="u4").tobytes())
+    GpuMesh(ctx, mesh) reserves the buffers at the sizes of the mesh's arrays and writes
+    nothing (`buffers`: positions, normals, indices; a SceneUpload fills them in slices);
+    bind(programs) then makes the vertex arrays. of_arrays() does it all at once."""
+
+    def __init__(self, ctx: moderngl.Context, mesh: Mesh):
+        self.ctx = ctx
+        self.triangles = mesh.triangle_count
         self.vaos = {}
+        self.buffers: list[moderngl.Buffer] = []
+        try:
+            for array in (mesh.positions, mesh.normals, mesh.indices):
+                self.buffers.append(ctx.buffer(reserve=array.nbytes))
+        except BaseException:
+            self.release()
+            raise
+
+    @classmethod
+    def of_arrays(cls, ctx, programs: dict, positions, normals, indices) -> GpuMesh:
+        """A small mesh uploaded at once (the markers' unit meshes)."""
+        mesh = Mesh(
+            np.ascontiguousarray(positions, dtype="f4").reshape(-1, 3),
+            np.ascontiguousarray(normals, dtype="f4").reshape(-1, 3),
+            np.ascontiguousarray(indices, dtype="u4").reshape(-1, 3),
+        )
+        g = cls(ctx, mesh)
+        for buf, array in zip(g.buffers, (mesh.positions, mesh.normals, mesh.indices), strict=True):
+            buf.write(array)
+        g.bind(programs)
+        return g
+
+    def bind(self, programs: dict) -> None:
+        """The vertex arrays, once the buffers hold their data."""
+        pos, nrm, ibo = self.buffers
         for name, prog in programs.items():
-            self.vaos[name] = ctx.vertex_array(
+            self.vaos[name] = self.ctx.vertex_array(
                 prog,
-                [(self.vbo_pos, "3f", "in_position"), (self.vbo_nrm, "3f", "in_normal")],
-                index_buffer=self.ibo,
+                [(pos, "3f", "in_position"), (nrm, "3f", "in_normal")],
+                index_buffer=ibo,
                 index_element_size=4,
                 skip_errors=True,
             )
 
-    @classmethod
-    def from_mesh(cls, ctx, programs, mesh: Mesh) -> GpuMesh:
-        return cls(ctx, programs, mesh.positions, mesh.normals, mesh.indices)
-
-    def render(self, program: str) -> None:
-        self.vaos[program].render(moderngl.TRIANGLES)
+    def render(self, program: str, first: int = 0, count: int | None = None) -> None:
+        """Triangles first .. first + count (default: to the end) with `program`'s array."""
+        n = self.triangles - first if count is None else count
+        self.vaos[program].render(moderngl.TRIANGLES, vertices=3 * n, first=3 * first)
 
     def release(self) -> None:
         for vao in self.vaos.values():
             vao.release()
         self.vaos = {}
-        for buf in (self.vbo_pos, self.vbo_nrm, self.ibo):
+        for buf in self.buffers:
             buf.release()
+        self.buffers = []
 
 
 @dataclass
@@ -73,48 +98,32 @@ class DrawItem:
 
 
 class Scene:
-    """A plan's meshes on the GPU. Made by Renderer.create_scene; release() frees them."""
+    """A plan's meshes on the GPU, made by a SceneUpload (Renderer.create_scene or
+    Renderer.scene_upload) from a PreparedScene; release() frees them."""
 
-    def __init__(self, ctx: moderngl.Context, mesh_programs: dict, prepared: PreparedScene):
+    def __init__(self, prepared: PreparedScene, meshes: list, volume: GpuVolume | None):
+        """meshes: (GpuMesh, lighter GpuMesh or None) per prepared structure, bound."""
         self.plan = prepared.plan
-        self.structures: list[SceneStructure] = []
-        self._released = False
-        self._uploaded: list[GpuMesh] = []
-        self.volume: GpuVolume | None = None  # the image volume (format 1.1), if any
         self.prepared = prepared  # CPU meshes: slice contours are cut from them
-
-        def upload(m: Mesh) -> GpuMesh:
-            g = GpuMesh.from_mesh(ctx, mesh_programs, m)
-            self._uploaded.append(g)
-            return g
-
-        try:
-            for i, p in enumerate(prepared.structures):
-                gpu = upload(p.mesh)
-                lod = upload(p.lod) if p.lod is not None else None
-                self.structures.append(
-                    SceneStructure(
-                        i,
-                        p.id,
-                        p.name,
-                        p.bounds,
-                        p.anchor,
-                        p.mesh.triangle_count,
-                        gpu,
-                        lod,
-                        p.lod.triangle_count if p.lod is not None else p.mesh.triangle_count,
-                        p.closed,
-                    )
-                )
-            if prepared.image is not None:
-                self.volume = GpuVolume(ctx, prepared.image)
-        except moderngl.Error as exc:
-            self.release()
-            raise RenderError(f"could not upload the plan's meshes to the GPU: {exc}") from exc
-        except Exception:
-            self.release()
-            raise
         self.bounds = prepared.bounds
+        self.volume = volume  # the image volume (format 1.1), if any
+        self._released = False
+        self._uploaded = [g for pair in meshes for g in pair if g is not None]
+        self.structures: list[SceneStructure] = [
+            SceneStructure(
+                i,
+                p.id,
+                p.name,
+                p.bounds,
+                p.anchor,
+                p.mesh.triangle_count,
+                gpu,
+                lod,
+                lod.triangles if lod is not None else gpu.triangles,
+                p.closed,
+            )
+            for i, (p, (gpu, lod)) in enumerate(zip(prepared.structures, meshes, strict=True))
+        ]
 
     @property
     def triangle_count(self) -> int:

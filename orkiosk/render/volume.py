@@ -16,8 +16,6 @@ import numpy as np
 from orkiosk.plan.image import ImageVolume, WindowPreset
 from orkiosk.render.errors import RenderError
 
-F16_MAX = 65504.0
-
 
 def lps_to_texture_matrix(affine: np.ndarray, dims_ijk) -> np.ndarray:
     """4x4: LPS mm -> texture coordinates (s, t, r) in 0..1 of a volume of dims (i, j, k)."""
@@ -45,17 +43,17 @@ class Window:
 
 
 class GpuVolume:
-    """The image as a 3D texture. Made on the GL thread; release() frees it."""
+    """The image as a 3D texture, reserved (not written: a SceneUpload fills it with
+    prepare.texture_voxels(image) in slices). Made on the GL thread; release() frees it."""
 
     def __init__(self, ctx: moderngl.Context, image: ImageVolume):
         self.image = image
         k, j, i = image.array.shape
         self.dims = (i, j, k)
-        data = np.clip(image.array.astype(np.float32), -F16_MAX, F16_MAX).astype(np.float16)
         try:
-            self.texture = ctx.texture3d(self.dims, 1, data.tobytes(), dtype="f2")
+            self.texture = ctx.texture3d(self.dims, 1, dtype="f2")
         except moderngl.Error as exc:
-            raise RenderError(f"could not upload the image volume to the GPU: {exc}") from exc
+            raise RenderError(f"no room for the image volume on the GPU: {exc}") from exc
         self.texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
         self.texture.repeat_x = self.texture.repeat_y = self.texture.repeat_z = False
         self.lps_to_tex = lps_to_texture_matrix(image.affine, self.dims)
