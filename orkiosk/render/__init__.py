@@ -13,12 +13,17 @@ Modules:
   glstate   hand GL state back to a host toolkit (VAO 0, program 0, viewport, blend);
             collect_gl_garbage for gc_mode "context_gc".
   renderer  Renderer(ctx) -> create_scene(plan, meshes) -> Scene; render (a short sequence
-            of the passes below), read_image, pick, labels; release().
+            of the passes below), read_image, pick, labels; release(); frame_steps and
+            scene_upload: the same frame and upload in bounded steps.
+  steps     FrameSteps, StepInfo: a frame's passes run as steps (budget of triangles per
+            step, GL state set by every step, only the last one touches the caller's target).
+  work      Pass, Draw, Fullscreen: a frame's work as data; cut_steps; reset_state.
+  upload    SceneUpload: buffers reserved up front, written in slices, vertex arrays last.
   programs  load_shader (importlib.resources, #include), Programs (every GL program, the
             full-screen vertex arrays, unit marker meshes), uniform helpers.
-  scene     GpuMesh, Scene (a plan's meshes on the GPU), DrawItem.
-  targets   SceneTargets (multisampled, resolved and OIT buffers), TargetCache (those, the
-            renderer's own output target, direct-copy framebuffers).
+  scene     GpuMesh (reserved buffers, index-range draws), Scene, DrawItem.
+  targets   SceneTargets (multisampled, resolved and OIT buffers), TargetCache (those, lent
+            to one frame at a time; the renderer's own output target, direct-copy framebuffers).
   frame     FrameView (matrices, clip), DrawList (what a frame draws), FrameInfo, Lap.
   opaque    pass: opaque cut sections, surfaces and markers into the scene buffer.
   oit       pass: translucent surfaces by weighted blended OIT, and their composite.
@@ -43,5 +48,9 @@ lod=True, outlines=False), and show that quarter stretched (Rectangle.tex_coords
 then copies its buffer instead of running a scaling pass (demo plan ~19 ms instead of ~29 ms at
 1920x1080 on 2-core llvmpipe). Afterwards restore Kivy's bindings (previous framebuffer, VAO 0,
 program 0): the renderer leaves moderngl's default enable state but its last VAO, program and
-textures (units 0-3) bound.
+textures (units 0-3) bound. A new plan without stalling the UI: upload =
+renderer.scene_upload(prepared, chunk_bytes=...) and one upload.step() per UI frame, then
+steps = renderer.frame_steps(upload.scene, ..., framebuffer=back, budget=...) and one
+next(steps) per UI frame into a second picture, shown once steps.info is set; restore Kivy's
+bindings after every step as after a frame.
 """

@@ -1,7 +1,7 @@
 """Capped cuts: where the clipping plane opens a closed structure, its section is drawn flat.
 
 Each pixel counts, per cut structure ("slot", at most 8), the surface crossings behind the plane
-(count_crossings: additive blending into two RGBA16F textures); an odd count means the plane is
+(crossing_pass: additive blending into two RGBA16F textures); an odd count means the plane is
 inside that structure there. draw_caps then shades those pixels of the plane: opaque sections
 into the opaque buffer (with depth), translucent ones into the OIT buffers.
 
@@ -17,9 +17,16 @@ from dataclasses import dataclass
 import moderngl
 import numpy as np
 
-from orkiosk.render.programs import Programs, frame_uniforms, model_uniforms, set_uniform
+from orkiosk.render.programs import (
+    GL_CLIP_DISTANCE0,
+    Programs,
+    frame_uniforms,
+    model_uniforms,
+    set_uniform,
+)
 from orkiosk.render.slicegeom import trajectory_crossing
 from orkiosk.render.volume import GpuVolume
+from orkiosk.render.work import Draw, Pass
 
 MAX_SLOTS = 8
 MAX_CROSSINGS = 4
@@ -58,20 +65,36 @@ def cut_slots(items) -> list:
     return cut[:MAX_SLOTS][::-1]
 
 
-def count_crossings(ctx: moderngl.Context, gl: Programs, fbo, slots, fv) -> None:
+def crossing_pass(ctx: moderngl.Context, gl: Programs, fbo, slots, fv) -> Pass:
     """Count, per pixel and per cut structure, the surface crossings behind the plane."""
-    fbo.use()
-    ctx.viewport = (0, 0, *fv.size)
-    fbo.clear(0.0, 0.0, 0.0, 0.0)
-    ctx.enable_only(moderngl.BLEND)
-    ctx.blend_func = (moderngl.ONE, moderngl.ONE)
     prog = gl.mesh["parity"]
-    frame_uniforms(prog, fv.proj, fv.view, fv.clip_eq, fv.ortho)
-    model_uniforms(prog, None, np.eye(3))
-    for slot, item in enumerate(slots):
-        prog["u_slot"].value = slot
-        item.mesh.render("parity")
-    ctx.enable_only(moderngl.NOTHING)
+
+    def clear():
+        fbo.use()
+        fbo.clear(0.0, 0.0, 0.0, 0.0)
+
+    def bind():
+        fbo.use()
+        ctx.viewport = (0, 0, *fv.size)
+
+    def count(slot: int, item) -> Draw:
+        def setup():
+            ctx.enable_only(moderngl.BLEND)
+            ctx.enable_direct(GL_CLIP_DISTANCE0)
+            ctx.blend_equation = moderngl.FUNC_ADD
+            ctx.blend_func = (moderngl.ONE, moderngl.ONE)
+            frame_uniforms(prog, fv.proj, fv.view, fv.clip_eq, fv.ortho)
+            model_uniforms(prog, None, np.eye(3))
+            prog["u_slot"].value = slot
+
+        return Draw(setup, item.mesh, "parity")
+
+    return Pass("count", bind, tuple(count(n, item) for n, item in enumerate(slots)), clear)
+
+
+def count_crossings(ctx: moderngl.Context, gl: Programs, fbo, slots, fv) -> None:
+    """crossing_pass at once (picking)."""
+    crossing_pass(ctx, gl, fbo, slots, fv).run()
 
 
 def draw_caps(prog, vao, targets, slots, fv, image: CapImage | None = None) -> None:

@@ -25,7 +25,8 @@ class FrameInfo:
     lod: bool
     triangles: int
     transparent: bool
-    cpu_ms: float  # time to issue the frame (not to finish it on the GPU)
+    cpu_ms: float  # time to issue the frame (not to finish it on the GPU), its steps together
+    steps: int = 1  # steps the frame was drawn in (Renderer.frame_steps)
 
 
 @dataclass

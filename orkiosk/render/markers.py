@@ -6,7 +6,15 @@ from __future__ import annotations
 import moderngl
 import numpy as np
 
-from orkiosk.render.programs import NO_CLIP, Programs, model_uniforms, set_uniform
+from orkiosk.render.programs import (
+    GL_CLIP_DISTANCE0,
+    NO_CLIP,
+    Programs,
+    frame_uniforms,
+    model_uniforms,
+    set_uniform,
+)
+from orkiosk.render.work import Draw
 
 XRAY_ALPHA = 0.4  # markers behind opaque surfaces
 TUBE_COLOR = (0.75, 0.9, 1.0)
@@ -58,30 +66,36 @@ def _trajectory_items(t, state, code: int) -> list:
     return items
 
 
-def draw_markers(ctx: moderngl.Context, gl: Programs, prog, fbo, markers, rotation, xray: bool):
-    """Markers with the opaque program (frame uniforms already set); with xray, again where
-    something in front hides them, blended at XRAY_ALPHA."""
-    set_uniform(prog, "u_clip", NO_CLIP)
-    set_uniform(prog, "u_rim", 0.3)
-    ctx.enable_only(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
-    _draw_units(gl, prog, markers, rotation)
-    if markers and xray:
-        fbo.depth_mask = False
-        ctx.enable_only(moderngl.DEPTH_TEST | moderngl.BLEND | moderngl.CULL_FACE)
-        ctx.depth_func = ">"
-        ctx.blend_func = (moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA)
-        set_uniform(prog, "u_alpha", XRAY_ALPHA)
-        _draw_units(gl, prog, markers, rotation)
-        set_uniform(prog, "u_alpha", 1.0)
-        fbo.depth_mask = True
-        ctx.depth_func = "<"
+def marker_draws(ctx: moderngl.Context, gl: Programs, prog, fbo, fv, markers, xray: bool):
+    """Markers with the opaque program (unclipped) into `fbo`; with xray, again where something
+    in front hides them (depth ">", no depth writes), blended at XRAY_ALPHA."""
 
+    def marker(unit: str, model, color, behind: bool) -> Draw:
+        def setup():
+            if behind:
+                ctx.enable_only(moderngl.DEPTH_TEST | moderngl.BLEND | moderngl.CULL_FACE)
+                ctx.depth_func = ">"
+                ctx.blend_equation = moderngl.FUNC_ADD
+                ctx.blend_func = (moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA)
+            else:
+                ctx.enable_only(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
+                ctx.depth_func = "<"
+            ctx.disable_direct(GL_CLIP_DISTANCE0)
+            fbo.depth_mask = not behind
+            frame_uniforms(prog, fv.proj, fv.view, NO_CLIP, fv.ortho)
+            set_uniform(prog, "u_rim", 0.3)
+            set_uniform(prog, "u_alpha", XRAY_ALPHA if behind else 1.0)
+            model_uniforms(prog, model, fv.rotation)
+            prog["u_color"].value = color
 
-def _draw_units(gl: Programs, prog, markers, rotation) -> None:
-    for unit, model, color, _code in markers:
-        model_uniforms(prog, model, rotation)
-        prog["u_color"].value = color
-        gl.unit[unit].render("opaque")
+        return Draw(setup, gl.unit[unit], "opaque")
+
+    layers = (False, True) if markers and xray else (False,)
+    return [
+        marker(unit, model, color, behind)
+        for behind in layers
+        for unit, model, color, _code in markers
+    ]
 
 
 def _basis(f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

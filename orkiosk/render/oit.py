@@ -7,43 +7,75 @@ from __future__ import annotations
 import moderngl
 
 from orkiosk.render.caps import draw_caps
-from orkiosk.render.programs import Programs, frame_uniforms, model_uniforms, set_uniform
+from orkiosk.render.programs import (
+    GL_CLIP_DISTANCE0,
+    Programs,
+    frame_uniforms,
+    model_uniforms,
+    set_uniform,
+)
 from orkiosk.render.scene import OPAQUE_LIMIT
+from orkiosk.render.work import Draw, Fullscreen, Pass
 
 OIT_BLEND = (moderngl.ONE, moderngl.ONE, moderngl.ZERO, moderngl.ONE_MINUS_SRC_ALPHA)
 
 
-def accumulate(ctx: moderngl.Context, gl: Programs, targets, fv, items, edge_enhance: bool):
-    """The translucent surfaces into the accumulation and weight buffers (depth test against
-    the opaque depth, no depth writes); leaves the OIT framebuffer bound."""
-    targets.oit_clear.use()
-    targets.oit_clear.clear(0.0, 0.0, 0.0, 1.0)
-    targets.oit_fbo.depth_mask = False
-    targets.oit_fbo.use()
-    ctx.viewport = (0, 0, *fv.size)
-    ctx.enable_only(moderngl.DEPTH_TEST | moderngl.BLEND | moderngl.CULL_FACE)
+def _bind(ctx: moderngl.Context, targets, fv):
+    def bind():  # depth test against the opaque depth, no depth writes
+        targets.oit_fbo.depth_mask = False
+        targets.oit_fbo.use()
+        ctx.viewport = (0, 0, *fv.size)
+
+    return bind
+
+
+def _blend(ctx: moderngl.Context) -> None:
     ctx.blend_equation = moderngl.FUNC_ADD
     ctx.blend_func = OIT_BLEND
+
+
+def accumulate_pass(
+    ctx: moderngl.Context, gl: Programs, targets, fv, items, edge_enhance: bool
+) -> Pass:
+    """The translucent surfaces into the accumulation and weight buffers."""
     prog = gl.mesh["oit"]
-    frame_uniforms(prog, fv.proj, fv.view, fv.clip_eq, fv.ortho)
-    model_uniforms(prog, None, fv.rotation)
-    set_uniform(prog, "u_depth_range", (fv.near, fv.far))
-    set_uniform(prog, "u_edge_enhance", bool(edge_enhance))
-    set_uniform(prog, "u_rim", 1.0)
-    for item in items:
-        prog["u_color"].value = item.color
-        prog["u_opacity"].value = item.opacity
-        item.mesh.render("oit")
+
+    def clear():
+        targets.oit_clear.use()
+        targets.oit_clear.clear(0.0, 0.0, 0.0, 1.0)
+
+    def surface(item) -> Draw:
+        def setup():
+            ctx.enable_only(moderngl.DEPTH_TEST | moderngl.BLEND | moderngl.CULL_FACE)
+            ctx.enable_direct(GL_CLIP_DISTANCE0)
+            ctx.depth_func = "<"
+            _blend(ctx)
+            frame_uniforms(prog, fv.proj, fv.view, fv.clip_eq, fv.ortho)
+            model_uniforms(prog, None, fv.rotation)
+            set_uniform(prog, "u_depth_range", (fv.near, fv.far))
+            set_uniform(prog, "u_edge_enhance", bool(edge_enhance))
+            set_uniform(prog, "u_rim", 1.0)
+            prog["u_color"].value = item.color
+            prog["u_opacity"].value = item.opacity
+
+        return Draw(setup, item.mesh, "oit")
+
+    return Pass("transparent", _bind(ctx, targets, fv), tuple(map(surface, items)), clear)
 
 
-def translucent_caps(ctx: moderngl.Context, gl: Programs, targets, fv, slots, image=None) -> bool:
-    """Translucent sections into the OIT buffers (after accumulate); False when there are none.
+def caps_pass(ctx: moderngl.Context, gl: Programs, targets, fv, slots, image=None) -> Pass | None:
+    """Translucent sections into the OIT buffers (after accumulate); None when there are none.
     Where the image covers the plane, the opaque pass painted it already."""
     if not any(item.opacity < OPAQUE_LIMIT for item in slots):
-        return False
-    ctx.enable_only(moderngl.BLEND)
-    draw_caps(gl.caps, gl.caps_vao, targets, slots, fv, image)
-    return True
+        return None
+
+    def caps():
+        ctx.enable_only(moderngl.BLEND)
+        ctx.disable_direct(GL_CLIP_DISTANCE0)
+        _blend(ctx)
+        draw_caps(gl.caps, gl.caps_vao, targets, slots, fv, image)
+
+    return Pass("caps", _bind(ctx, targets, fv), (Fullscreen(caps),))
 
 
 def composite(ctx: moderngl.Context, gl: Programs, targets, scissor) -> None:

@@ -6,39 +6,70 @@ from __future__ import annotations
 import moderngl
 
 from orkiosk.render.caps import draw_caps
-from orkiosk.render.markers import draw_markers
-from orkiosk.render.programs import Programs, frame_uniforms, model_uniforms, set_uniform
+from orkiosk.render.markers import marker_draws
+from orkiosk.render.programs import (
+    GL_CLIP_DISTANCE0,
+    Programs,
+    frame_uniforms,
+    model_uniforms,
+    set_uniform,
+)
 from orkiosk.render.scene import OPAQUE_LIMIT
+from orkiosk.render.work import Draw, Fullscreen, Pass
 
 
-def opaque_pass(ctx: moderngl.Context, gl: Programs, targets, fv, draws) -> None:
+def opaque_pass(ctx: moderngl.Context, gl: Programs, targets, fv, draws) -> Pass:
     """Clear the scene buffer to the background and draw everything opaque into it."""
     fbo = targets.ms_fbo or targets.fbo
-    fbo.depth_mask = True
-    fbo.use()
-    ctx.viewport = (0, 0, *fv.size)
-    fbo.clear(*draws.background, 0.0, depth=1.0)
-    ctx.depth_func = "<"
+
+    def clear():
+        fbo.depth_mask = True
+        fbo.use()
+        fbo.clear(*draws.background, 0.0, depth=1.0)
+
+    def bind():
+        fbo.use()
+        ctx.viewport = (0, 0, *fv.size)
+
+    def caps():
+        ctx.enable_only(moderngl.DEPTH_TEST)
+        ctx.disable_direct(GL_CLIP_DISTANCE0)
+        ctx.depth_func = "<"
+        fbo.depth_mask = True
+        draw_caps(gl.caps_opaque, gl.caps_opaque_vao, targets, draws.slots, fv, draws.cap_image)
+
+    work = []
     if draws.slots and (
         draws.cap_image is not None or any(i.opacity >= OPAQUE_LIMIT for i in draws.slots)
     ):
-        ctx.enable_only(moderngl.DEPTH_TEST)
-        draw_caps(gl.caps_opaque, gl.caps_opaque_vao, targets, draws.slots, fv, draws.cap_image)
+        work.append(Fullscreen(caps))
     prog = gl.mesh["opaque"]
-    frame_uniforms(prog, fv.proj, fv.view, fv.clip_eq, fv.ortho)
-    model_uniforms(prog, None, fv.rotation)
-    set_uniform(prog, "u_alpha", 1.0)
-    set_uniform(prog, "u_rim", 1.0)
-    draw_surfaces(ctx, prog, draws.opaque)
-    draw_markers(ctx, gl, prog, fbo, draws.markers, fv.rotation, xray=bool(draws.opaque))
+    work += surface_draws(ctx, prog, fbo, fv, draws.opaque)
+    work += marker_draws(ctx, gl, prog, fbo, fv, draws.markers, xray=bool(draws.opaque))
+    return Pass("opaque", bind, tuple(work), clear)
 
 
-def draw_surfaces(ctx: moderngl.Context, prog, items) -> None:
-    """Front faces of closed meshes (their back faces are hidden anyway: culling them halves
-    the work; cut sections are drawn as caps); open meshes two-sided."""
-    for culled in (True, False):
-        ctx.enable_only(moderngl.DEPTH_TEST | (moderngl.CULL_FACE if culled else 0))
-        for item in items:
-            if item.st.closed == culled:
-                prog["u_color"].value = item.color
-                item.mesh.render("opaque")
+def surface_draws(ctx: moderngl.Context, prog, fbo, fv, items) -> list[Draw]:
+    """Front faces of closed meshes first (their back faces are hidden anyway: culling them
+    halves the work; cut sections are drawn as caps), then open meshes two-sided."""
+
+    def surface(item, culled: bool) -> Draw:
+        def setup():
+            ctx.enable_only(moderngl.DEPTH_TEST | (moderngl.CULL_FACE if culled else 0))
+            ctx.enable_direct(GL_CLIP_DISTANCE0)
+            ctx.depth_func = "<"
+            fbo.depth_mask = True
+            frame_uniforms(prog, fv.proj, fv.view, fv.clip_eq, fv.ortho)
+            model_uniforms(prog, None, fv.rotation)
+            set_uniform(prog, "u_alpha", 1.0)
+            set_uniform(prog, "u_rim", 1.0)
+            prog["u_color"].value = item.color
+
+        return Draw(setup, item.mesh, "opaque")
+
+    return [
+        surface(item, culled)
+        for culled in (True, False)
+        for item in items
+        if item.st.closed == culled
+    ]

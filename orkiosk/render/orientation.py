@@ -9,7 +9,6 @@ import math
 import moderngl
 import numpy as np
 
-from orkiosk.render.camera import Camera
 from orkiosk.render.glyphs import letter_triangles
 from orkiosk.render.markers import along, scaled
 from orkiosk.render.programs import (
@@ -57,18 +56,27 @@ class OrientationMarker:
             obj.release()
         self._objects = None
 
-    def draw(self, camera: Camera, framebuffer, viewport) -> None:
+    def needs_update(self, rotation: np.ndarray) -> bool:
+        """Whether the view turned by about a degree since the marker was drawn (it is small,
+        and costs ~7 ms on llvmpipe)."""
+        return self._rotation is None or np.abs(self._rotation - rotation).max() > 0.02
+
+    def update(self, rotation: np.ndarray) -> None:
+        """Redraw the marker's own buffer when the view has turned (binds that buffer)."""
+        if not self.needs_update(rotation):
+            return
+        objs = self._targets()
+        resolved, draw_fbo = objs[1], objs[-1]
+        self._render(rotation, draw_fbo)
+        if draw_fbo is not resolved:
+            self.ctx.copy_framebuffer(resolved, draw_fbo)
+        self._rotation = rotation.copy()
+
+    def draw(self, rotation: np.ndarray, framebuffer, viewport) -> None:
         """Into the bottom-left corner of `viewport` of `framebuffer` (left bound)."""
         ctx, gl = self.ctx, self.gl
-        objs = self._targets()
-        tex, resolved, draw_fbo = objs[0], objs[1], objs[-1]
-        rot = camera.rotation
-        # redrawn only once the view turned by about a degree: it is small, and costs ~7 ms
-        if self._rotation is None or np.abs(self._rotation - rot).max() > 0.02:
-            self._render(rot, draw_fbo)
-            if draw_fbo is not resolved:
-                ctx.copy_framebuffer(resolved, draw_fbo)
-            self._rotation = rot.copy()
+        self.update(rotation)
+        tex = self._targets()[0]
         framebuffer.use()
         vx, vy, vw, vh = viewport
         ctx.viewport = viewport

@@ -6,12 +6,14 @@ from __future__ import annotations
 import moderngl
 
 from orkiosk.render.programs import Programs, set_uniform
+from orkiosk.render.work import reset_state
 
 
 def present(ctx: moderngl.Context, gl: Programs, targets, direct, framebuffer, viewport) -> None:
     """The resolved scene colour into `viewport` of `framebuffer`, which is left bound. direct:
     a framebuffer on the caller's colour attachment to copy into (TargetCache.direct), or None."""
     if direct is not None:
+        direct.use()  # its masks, no scissor: they apply to the copy
         ctx.copy_framebuffer(direct, targets.fbo)
         framebuffer.use()
         ctx.viewport = viewport
@@ -26,13 +28,16 @@ def present(ctx: moderngl.Context, gl: Programs, targets, direct, framebuffer, v
 
 def finish_frame(ctx: moderngl.Context, framebuffer, viewport, home) -> None:
     """Make the picture opaque (whoever shows the target, e.g. Kivy, blends it by its alpha),
-    bind `home` (leave no caller's framebuffer bound: the caller may release it) and restore
-    moderngl's default enable, blend and depth state."""
+    then hand_back()."""
     framebuffer.use()
     framebuffer.color_mask = (False, False, False, True)
     framebuffer.clear(0.0, 0.0, 0.0, 1.0, viewport=viewport)
     framebuffer.color_mask = (True, True, True, True)
+    hand_back(ctx, home)
+
+
+def hand_back(ctx: moderngl.Context, home) -> None:
+    """Bind `home` (leave no caller's framebuffer bound: the caller may release it) and restore
+    moderngl's default enable, blend and depth state (the end of every frame and frame step)."""
     home.use()
-    ctx.enable_only(moderngl.NOTHING)
-    ctx.blend_func = moderngl.DEFAULT_BLENDING
-    ctx.depth_func = "<"
+    reset_state(ctx)

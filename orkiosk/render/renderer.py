@@ -12,37 +12,33 @@ opaque surfaces (two-sided Blinn-Phong headlight, cut sections capped flat) and 
 multisampled buffer, resolved (opaque); translucent surfaces into weighted blended OIT buffers
 against that depth (oit); into the caller's framebuffer by a plain copy or a scaling pass
 (present), silhouette lines (outline), the translucent layer over it (oit); the orientation
-marker (orientation). Screen coordinates: pixels, origin top-left. This module never imports
+marker (orientation). The passes are data (work.Pass) run as steps (steps.FrameSteps):
+render() runs them at once, frame_steps() one bounded step per next(), so that a host can draw
+its UI between them; scene_upload() sends a plan to the GPU in slices the same way (upload),
+create_scene() at once. Screen coordinates: pixels, origin top-left. This module never imports
 Kivy.
 """
 
 from __future__ import annotations
-
-import time
 
 import moderngl
 import numpy as np
 
 from orkiosk.plan.mesh import Mesh
 from orkiosk.plan.model import Plan
-from orkiosk.render import oit
-from orkiosk.render.boxes import scissor_box
 from orkiosk.render.camera import Camera
-from orkiosk.render.caps import count_crossings
 from orkiosk.render.context import check_context
 from orkiosk.render.errors import RenderError
-from orkiosk.render.frame import DrawList, FrameInfo, FrameView, Lap
+from orkiosk.render.frame import FrameInfo
 from orkiosk.render.labels import Label, scene_labels
-from orkiosk.render.opaque import opaque_pass
 from orkiosk.render.orientation import OrientationMarker
-from orkiosk.render.outline import outlines
 from orkiosk.render.picking import Picker, PickResult
 from orkiosk.render.prepare import DEFAULT_LOD_BUDGET, PreparedScene, prepare_scene
-from orkiosk.render.present import finish_frame, present
-from orkiosk.render.programs import GL_CLIP_DISTANCE0, Programs
+from orkiosk.render.programs import Programs
 from orkiosk.render.scene import Scene
 from orkiosk.render.state import FULL, DisplayState, Quality
-from orkiosk.render.targets import SceneTargets, TargetCache
+from orkiosk.render.steps import FrameSteps, StepInfo
+from orkiosk.render.targets import TargetCache
 from orkiosk.render.upload import SceneUpload
 
 
@@ -127,98 +123,60 @@ class Renderer:
         renderer's own target of `size` (read it with read_image()).
 
         Keywords: framebuffer, viewport (x, y, w, h in GL pixels), size, quality (FULL,
-        INTERACTIVE or any Quality), profile (a dict that receives each pass's ms; costs a
-        glFinish per pass). The picture fills the viewport; the camera's aspect is the
-        viewport's. Returns FrameInfo. GL failures come out as RenderError.
+        INTERACTIVE or any Quality), profile (a dict that receives each step's ms by name;
+        costs a glFinish per step). The picture fills the viewport; the camera's aspect is the
+        viewport's. Returns FrameInfo. GL failures come out as RenderError. The steps of
+        frame_steps(budget=None), run at once.
         """
-        try:
-            return self._render(scene, camera, state, framebuffer, viewport, size, quality, profile)
-        except moderngl.Error as exc:
-            raise RenderError(f"the 3D view could not be drawn: {exc}") from exc
+        steps = self.frame_steps(
+            scene,
+            camera,
+            state,
+            framebuffer=framebuffer,
+            viewport=viewport,
+            size=size,
+            quality=quality,
+            profile=profile,
+        )
+        return steps.run()
 
-    def _render(self, scene, camera, state, framebuffer, viewport, size, quality, profile):
-        if scene.released:
-            raise RenderError("the scene was released")
-        t0 = time.perf_counter()
-        lap = Lap(self.ctx, profile)
-        state = state or DisplayState()
-        framebuffer, viewport = self._destination(framebuffer, viewport, size)
-        width, height = viewport[2], viewport[3]
-        scale = min(1.0, max(0.1, float(quality.scale)))
-        ssize = (max(1, round(width * scale)), max(1, round(height * scale)))
-        samples = min(int(quality.msaa), self.max_samples) if quality.msaa > 1 else 0
-        targets = self._targets.scene(ssize, samples)
-        fv = FrameView.of(camera, scene, state, width / height, ssize)
-        draws = DrawList.of(scene, camera, state, quality)
-        self._draw_scene(targets, fv, draws, lap)
-        self._present(targets, fv, draws, camera, framebuffer, viewport, quality)
-        lap("present")
-        if state.orientation_marker:
-            self._marker.draw(camera, framebuffer, viewport)
-            lap("marker")
-        finish_frame(self.ctx, framebuffer, viewport, self._home)
-        return FrameInfo(
-            size=(width, height),
-            scene_size=ssize,
-            samples=samples,
-            lod=bool(quality.lod),
-            triangles=draws.triangles,
-            transparent=bool(draws.transparent),
-            cpu_ms=(time.perf_counter() - t0) * 1000,
+    def frame_steps(
+        self,
+        scene: Scene,
+        camera: Camera,
+        state: DisplayState | None = None,
+        *,
+        framebuffer: moderngl.Framebuffer | None = None,
+        viewport: tuple[int, int, int, int] | None = None,
+        size: tuple[int, int] | None = None,
+        quality: Quality = FULL,
+        budget: int | None = None,
+        profile: dict | None = None,
+    ) -> FrameSteps:
+        """The frame render() draws, as an iterator of bounded steps (steps.FrameSteps): each
+        next() runs one and returns its StepInfo; at most `budget` mesh triangles per step
+        (None: one step per pass). Only the last step ("output") touches `framebuffer`;
+        `.info` is the FrameInfo after it. Camera and state are read now."""
+        destination = self._destination(framebuffer, viewport, size)
+        return FrameSteps(
+            self, scene, camera, state or DisplayState(), destination, quality, budget, profile
         )
 
     def _destination(self, framebuffer, viewport, size):
-        """The framebuffer to draw into (the renderer's own one of `size` if None) and the
-        viewport as integers."""
+        """(framebuffer or None for the renderer's own target, its size, the viewport as
+        integers); the own target is made in the frame's last step."""
         if framebuffer is None:
             if size is None:
                 raise RenderError("render needs a framebuffer or a size")
-            framebuffer = self._targets.output_fbo((int(size[0]), int(size[1])))
+            size = (int(size[0]), int(size[1]))
+        else:
+            size = tuple(framebuffer.size)
         if viewport is None:
-            viewport = (0, 0, *framebuffer.size)
+            viewport = (0, 0, *size)
         viewport = tuple(int(v) for v in viewport)
         if viewport[2] < 1 or viewport[3] < 1:
             raise RenderError(f"cannot draw into {viewport[2]}x{viewport[3]} pixels")
-        return framebuffer, viewport
-
-    def _draw_scene(self, targets: SceneTargets, fv: FrameView, draws: DrawList, lap) -> None:
-        """The passes into the scene buffers: crossing counts, opaque, translucent."""
-        ctx = self.ctx
-        ctx.enable_direct(GL_CLIP_DISTANCE0)
-        try:
-            if draws.slots:  # which closed structure owns each pixel of the plane
-                count_crossings(ctx, self.gl, targets.counts(), draws.slots, fv)
-                lap("count")
-            opaque_pass(ctx, self.gl, targets, fv, draws)
-            lap("opaque")
-            if targets.ms_fbo is not None:
-                targets.resolve()
-                lap("resolve")
-            if draws.transparent:
-                oit.accumulate(ctx, self.gl, targets, fv, draws.transparent, self.edge_enhance)
-                lap("transparent")
-                if oit.translucent_caps(ctx, self.gl, targets, fv, draws.slots, draws.cap_image):
-                    lap("caps")
-                targets.oit_fbo.depth_mask = True
-        finally:
-            ctx.disable_direct(GL_CLIP_DISTANCE0)
-            ctx.enable_only(moderngl.NOTHING)
-
-    def _present(self, targets, fv, draws, camera, framebuffer, viewport, quality) -> None:
-        """Into the caller's framebuffer: the scene, its silhouettes and the translucent layer
-        (the last two only where they can be)."""
-        ctx = self.ctx
-        direct = self._targets.direct(framebuffer, viewport, fv.size)
-        present(ctx, self.gl, targets, direct, framebuffer, viewport)
-        if quality.outlines and draws.opaque:
-            rect = scissor_box([e.st.bounds for e in draws.opaque], camera, viewport)
-            if rect is not None:
-                outlines(ctx, self.gl, targets, fv, rect)
-        if draws.transparent:
-            rect = scissor_box([e.st.bounds for e in draws.transparent], camera, viewport)
-            if rect is not None:
-                oit.composite(ctx, self.gl, targets, rect)
-        ctx.enable_only(moderngl.NOTHING)
+        return framebuffer, size, viewport
 
     # ------------------------------------------------------------------ read back
     def read_image(self, framebuffer: moderngl.Framebuffer | None = None) -> np.ndarray:
@@ -258,4 +216,13 @@ class Renderer:
         return scene_labels(scene, camera, width, height, state or DisplayState())
 
 
-__all__ = ["FrameInfo", "Label", "PickResult", "Renderer", "Scene", "SceneUpload"]
+__all__ = [
+    "FrameInfo",
+    "FrameSteps",
+    "Label",
+    "PickResult",
+    "Renderer",
+    "Scene",
+    "SceneUpload",
+    "StepInfo",
+]

@@ -102,7 +102,8 @@ class SliceRenderer:
             self._cache.clear()
             self._cache_scene = scene
         state = state or DisplayState()
-        framebuffer, viewport = self.renderer._destination(framebuffer, viewport, size)
+        framebuffer, size, viewport = self.renderer._destination(framebuffer, viewport, size)
+        framebuffer = framebuffer or self.renderer._targets.output_fbo(size)
         w, h = viewport[2], viewport[3]
         try:
             self._image(scene, frame, state, framebuffer, viewport)

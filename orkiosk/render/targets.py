@@ -40,6 +40,7 @@ class SceneTargets:
         self.oit_clear = keep(ctx.framebuffer([self.accum, self.weight]))
         self._ctx = ctx
         self.count_fbo = None
+        self.lent = False  # to a frame that has not finished (TargetCache.lend)
 
     def counts(self):
         """Crossing counters for translucent caps (made on first use)."""
@@ -69,17 +70,28 @@ class TargetCache:
 
     def __init__(self, ctx: moderngl.Context):
         self.ctx = ctx
-        self._scene: SceneTargets | None = None
+        self._scenes: list[SceneTargets] = []
         self._output = None  # (texture, fbo) when drawing into our own target
         self._direct: dict = {}
 
-    def scene(self, size: tuple[int, int], samples: int) -> SceneTargets:
-        t = self._scene
-        if t is None or t.size != size or t.samples != samples:
-            if t is not None:
-                t.release()
-            self._scene = SceneTargets(self.ctx, size, samples)
-        return self._scene
+    def lend(self, size: tuple[int, int], samples: int) -> SceneTargets:
+        """Scene buffers for one frame until take_back(): a stepped frame keeps its own while
+        other frames are drawn between its steps (then a second set is made). A free set of
+        another size is remade, so there are only as many sets as frames in progress."""
+        free = [t for t in self._scenes if not t.lent]
+        t = next((t for t in free if t.size == size and t.samples == samples), None)
+        if t is None:
+            if free:
+                free[0].release()
+                self._scenes.remove(free[0])
+            t = SceneTargets(self.ctx, size, samples)
+            self._scenes.append(t)
+        t.lent = True
+        return t
+
+    @staticmethod
+    def take_back(targets: SceneTargets) -> None:
+        targets.lent = False
 
     def output_fbo(self, size: tuple[int, int]) -> moderngl.Framebuffer:
         if self._output is None or self._output[1].size != size:
@@ -123,9 +135,9 @@ class TargetCache:
         return cached
 
     def release(self) -> None:
-        if self._scene is not None:
-            self._scene.release()
-            self._scene = None
+        for t in self._scenes:
+            t.release()
+        self._scenes = []
         for group in (self._output, tuple(self._direct.values())):
             for obj in reversed(group or ()):
                 obj.release()
