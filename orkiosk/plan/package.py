@@ -5,6 +5,11 @@ Loading trusts nothing: it reads only files the manifest lists, refuses paths th
 package and symbolic links, compares sizes before reading, checks every SHA-256 and the mesh
 contents, and (when asked) the Ed25519 signature over plan.json. Every problem found becomes one
 line of a PackageError; nothing else escapes.
+
+The one shortcut: a caller that wrote a file itself and hashed exactly the bytes it wrote (the
+plan store's staging writer) may pass that digest with the file's identity (`known`); the file is
+then read and checked like any other, but not hashed a second time if the file opened is still,
+before and after reading, the very file of that identity. See `load_package`.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ import hashlib
 import os
 import shutil
 import stat
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -87,6 +93,27 @@ def member_path(root: Path, rel: str) -> Path:
     return p
 
 
+@dataclass(frozen=True)
+class KnownDigest:
+    """The SHA-256 of a file's bytes, known to whoever wrote them, and the file's identity
+    (`file_identity`) right after it was written and got its final name. `sha256` is the hex
+    digest, or a concurrent.futures.Future of it (the writer's hashing may still be running:
+    load_package waits for it as for its own hashing)."""
+
+    size: int
+    sha256: str | Future
+    identity: tuple
+
+
+def file_identity(st: os.stat_result) -> tuple:
+    """What tells one version of a file from another without reading it: device, inode, size,
+    modification and status-change times (ns). Writing, truncating, renaming over, touching or
+    chmod-ing a file changes at least one of them; on Linux 6.13+ (multigrain timestamps on ext4,
+    xfs, btrfs, tmpfs) a change after the file was last stat'ed always gets a new ctime, on older
+    kernels a change within the same clock tick (a few ms) can keep the times."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
 class _Problem(Exception):
     def __init__(self, rel: str, reason: str):
         super().__init__(f"{rel}: {reason}")
@@ -94,6 +121,11 @@ class _Problem(Exception):
 
 def read_member(path: Path, rel: str, size: int) -> bytearray:
     """Read exactly `size` bytes of a listed file, refusing links and size changes."""
+    return _read_member(path, rel, size)[0]
+
+
+def _read_member(path: Path, rel: str, size: int) -> tuple[bytearray, tuple, tuple]:
+    """read_member, with the identity of the file opened before and after reading it."""
     if size > MAX_FILE_BYTES:
         raise _Problem(rel, f"{size} bytes is over the {MAX_FILE_BYTES} byte limit")
     try:
@@ -101,9 +133,9 @@ def read_member(path: Path, rel: str, size: int) -> bytearray:
     except OSError as exc:
         raise _Problem(rel, f"cannot be opened ({exc.strerror})") from None
     with os.fdopen(fd, "rb", buffering=0) as f:
-        actual = os.fstat(f.fileno()).st_size
-        if actual != size:
-            raise _Problem(rel, f"size is {actual} bytes, plan.json says {size}")
+        st = os.fstat(f.fileno())
+        if st.st_size != size:
+            raise _Problem(rel, f"size is {st.st_size} bytes, plan.json says {size}")
         buf = bytearray(size)
         view = memoryview(buf)
         got = 0
@@ -114,7 +146,8 @@ def read_member(path: Path, rel: str, size: int) -> bytearray:
             got += n
         if got != size or f.read(1):
             raise _Problem(rel, "changed size while being read")
-    return buf
+        after = os.fstat(f.fileno())
+    return buf, file_identity(st), file_identity(after)
 
 
 def _sha256(data) -> str:
@@ -124,6 +157,20 @@ def _sha256(data) -> str:
 @cache
 def _hash_pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=2, thread_name_prefix="orkiosk-sha256")
+
+
+@dataclass(frozen=True)
+class _Known:
+    """A digest recorded by the file's writer, in place of a hashing future."""
+
+    digest: str
+
+    def result(self) -> str:
+        return self.digest
+
+    @staticmethod
+    def of(digest: str | Future):
+        return digest if isinstance(digest, Future) else _Known(digest)
 
 
 def read_manifest(root: Path) -> bytes:
@@ -163,8 +210,19 @@ def load_package(
     path,
     trusted: dict[str, TrustedKey] | None = None,
     require_signature: bool = False,
+    *,
+    known: Mapping[str, KnownDigest] | None = None,
 ) -> Package:
-    """Verify and load a package; raise PackageError listing every problem found."""
+    """Verify and load a package; raise PackageError listing every problem found.
+
+    `known` (relative path -> KnownDigest) spares hashing a listed file a second time: when the
+    file opened has, before and after it is read, exactly the identity recorded with the digest
+    (and the size plan.json lists), the recorded digest stands for the bytes read and is compared
+    with plan.json like a computed one. Everything else is checked as always (the manifest's
+    hash, the signature, sizes, links, the mesh and image contents). Only pass digests the caller
+    computed itself over exactly the bytes it wrote into a file that it created whole under a
+    temporary name and renamed, never wrote in place, in a folder only it writes: the plan
+    store's own staging (orkiosk.store.staging). Never for a folder someone else filled."""
     root = Path(path)
     if not root.is_dir():
         raise PackageError([f"{root}: not a package directory"])
@@ -183,11 +241,17 @@ def load_package(
     pending = []  # hashing runs on worker threads while the meshes decode here
     for entry in plan.files:
         try:
-            data = read_member(member_path(root, entry.path), entry.path, entry.size)
+            data, before, after = _read_member(
+                member_path(root, entry.path), entry.path, entry.size
+            )
         except _Problem as exc:
             problems.append(str(exc))
             continue
-        pending.append((entry, _hash_pool().submit(_sha256, data)))
+        mine = known.get(entry.path) if known else None
+        if mine is not None and mine.size == entry.size and mine.identity == before == after:
+            pending.append((entry, _Known.of(mine.sha256), data))
+        else:
+            pending.append((entry, _hash_pool().submit(_sha256, data), data))
         if entry.path in by_path:
             try:
                 meshes[by_path[entry.path]] = decode_glb(data)
@@ -196,11 +260,15 @@ def load_package(
         elif plan.image is not None and entry.path == plan.image.path and not problems:
             image, image_problems = _decode_image(plan, data)
             problems += image_problems
-    for entry, digest in pending:
-        if digest.result() != entry.sha256:
+    for entry, digest, data in pending:
+        try:
+            got = digest.result()
+        except Exception:  # a hashing thread failed: hash here
+            got = _sha256(data)
+        if got != entry.sha256:
             problems.insert(
                 0,
-                f"{entry.path}: SHA-256 mismatch (file {digest.result()[:12]}..., "
+                f"{entry.path}: SHA-256 mismatch (file {got[:12]}..., "
                 f"plan.json {entry.sha256[:12]}...): damaged or changed after planning",
             )
     if image is not None and not problems:
