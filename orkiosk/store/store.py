@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -54,6 +55,7 @@ from orkiosk.store.index import (
     write_index,
 )
 from orkiosk.store.recovery import prune, recover
+from orkiosk.store.staging import StagingWriter
 
 log = logging.getLogger("orkiosk.store")
 
@@ -91,6 +93,8 @@ class PlanStore:
                 f"{self.root}: cannot set up a plan store here ({exc.strerror})"
             ) from None
         self.audit = AuditLog(self.root / AUDIT)  # the clinical record (store/audit.py)
+        self._writers: dict[str, StagingWriter] = {}  # by staging folder name (the sha)
+        self._writers_lock = threading.Lock()
         with self._locked():
             for line in recover(self.root, history):
                 log.warning("plan store %s: %s", self.root, line)
@@ -105,6 +109,36 @@ class PlanStore:
         path = self.root / STAGING / check_sha(manifest_sha256)
         path.mkdir(exist_ok=True)
         return path
+
+    def stage_writer(self, manifest_sha256: str) -> StagingWriter:
+        """The one writer of staging/<sha>/ (store/staging.py): everything sync receives goes
+        through it, so the commit knows the digests of the files it wrote and hashed."""
+        sha = check_sha(manifest_sha256)
+        with self._writers_lock:
+            writer = self._writers.get(sha)
+            if writer is None or writer.closed or not writer.folder.is_dir():
+                if writer is not None:
+                    writer.close()
+                writer = self._writers[sha] = StagingWriter(self.staging_dir(sha))
+            return writer
+
+    def _known_digests(self, staged: Path) -> dict:
+        """What this store's writer recorded for `staged`, one of its own staging folders."""
+        with self._writers_lock:
+            writer = self._writers.get(staged.name)
+        if writer is None or writer.closed or not self._own_staging(staged):
+            return {}
+        if staged.absolute() != writer.folder:
+            return {}
+        return writer.known_digests()
+
+    def _wait_synced(self, staged: Path, names: list[str]) -> None:
+        """The background fsyncs the staging writer started for files now linked (an error
+        there is raised here: the commit's own fsync might not be told of it again)."""
+        with self._writers_lock:
+            writer = self._writers.get(staged.name)
+        if writer is not None and staged.absolute() == writer.folder:
+            writer.wait_synced(names)
 
     def staged_files(self, manifest_sha256: str) -> dict[str, int]:
         """Complete files staged so far: relative path -> size. Temporary names are left out."""
@@ -139,8 +173,12 @@ class PlanStore:
         staged = Path(staged)
         with self._locked():
             doc = read_index(self.root)
-            seen = stat_files(staged) if self._own_staging(staged) else None
-            pkg = _verify(staged, trusted, require_signature)
+            own = self._own_staging(staged)
+            seen = stat_files(staged) if own else None
+            # digests the store's own writer computed while writing these very files (never
+            # for a folder someone else filled: see store/staging.py for why this is safe)
+            known = self._known_digests(staged) if own else None
+            pkg = _verify(staged, trusted, require_signature, known)
             sha, plan = pkg.manifest_sha256, pkg.plan
             entry = find_entry(doc, sha=sha)
             if entry is not None and (self.root / entry["dir"]).is_dir():
@@ -190,8 +228,11 @@ class PlanStore:
         remove_tree(tmp)
         tmp.mkdir()
         try:
-            if seen is None or not link_verified(staged, tmp, _listed(staged, pkg), seen):
+            names = _listed(staged, pkg)
+            if seen is None or not link_verified(staged, tmp, names, seen):
                 _copy_verified(staged, tmp, pkg, trusted)
+            else:
+                self._wait_synced(staged, names)
         except OSError as exc:  # e.g. ENOSPC: nothing committed, the current plan stays
             remove_tree(tmp)
             code = errno.errorcode.get(exc.errno or 0, "EIO")
@@ -213,8 +254,13 @@ class PlanStore:
     def _drop_staging(self, staged: Path, sha: str) -> None:
         staging = self.root / STAGING
         for path in {staged.absolute(), staging / sha}:
-            if path.parent == staging and path.is_dir():
-                remove_tree(path)
+            if path.parent == staging:
+                with self._writers_lock:
+                    writer = self._writers.pop(path.name, None)
+                if writer is not None:
+                    writer.close()
+                if path.is_dir():
+                    remove_tree(path)
 
     # ------------------------------------------------------------ queries
     def current(self) -> Committed | None:
@@ -267,9 +313,9 @@ def read_status(state_dir: Path) -> dict:
     }
 
 
-def _verify(staged: Path, trusted, require_signature: bool) -> Package:
+def _verify(staged: Path, trusted, require_signature: bool, known=None) -> Package:
     try:
-        return load_package(staged, trusted, require_signature)
+        return load_package(staged, trusted, require_signature, known=known)
     except PackageError as exc:
         raise StoreError(f"package {staged} refused: {exc.headline}", exc.problems) from None
 
