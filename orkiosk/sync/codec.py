@@ -342,7 +342,13 @@ def decode(frames) -> Message:
 
 
 def _decode(frames) -> Message:
-    frames = [bytes(f) for f in frames]
+    # a data frame may come as a memoryview of the received message: kept, not copied
+    frames = [
+        (f if f.format == "B" else f.cast("B"))
+        if i == 2 and isinstance(f, memoryview)
+        else bytes(f)
+        for i, f in enumerate(frames)
+    ]
     if not frames or frames[0] != MAGIC:
         got = frames[0][:16] if frames else b""
         raise ProtocolError(f"not an orkiosk/1 message (first frame {got!r})")

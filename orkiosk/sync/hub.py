@@ -24,7 +24,7 @@ from orkiosk.errors import OrkioskError
 from orkiosk.plan.signing import SignatureError, load_trust_dir
 from orkiosk.sync import codec
 from orkiosk.sync.keys import Peer, SyncError, load_allow_list, load_identity
-from orkiosk.sync.link import HEARTBEAT_S, send, tune
+from orkiosk.sync.link import HEARTBEAT_S, send, tune, uncopied
 from orkiosk.sync.rooms import Rooms, Upload, reason_of
 
 log = logging.getLogger("orkiosk.hub")
@@ -155,7 +155,7 @@ class Hub:
             sess = self.sessions[route] = Session(peer, time.monotonic())
         sess.heard = time.monotonic()
         try:
-            msg = codec.decode([f.bytes for f in frames[1:]])
+            msg = codec.decode(uncopied(frames[1:]))
         except codec.ProtocolError as exc:
             self._drop(sock, route, f"malformed message: {exc}")
             return
@@ -169,6 +169,7 @@ class Hub:
 
     def _drop(self, sock, route: bytes, reason: str) -> None:
         sess = self.sessions.pop(route, None)
+        _abandon(sess)
         who = f"{sess.peer.role} {sess.peer.name}" if sess else "a peer"
         log.warning("dropped %s: %s", who, reason)
         send(sock, codec.Error(reason[: codec.MAX_TEXT]), route)
@@ -182,6 +183,7 @@ class Hub:
             if now - sess.heard > self.cfg.peer_timeout_s:
                 log.info("%s %s went silent", sess.peer.role, sess.peer.name)
                 del self.sessions[route]
+                _abandon(sess)
 
     # ------------------------------------------------------------ messages
     def _handle(self, sock, route: bytes, sess: Session, msg) -> None:
@@ -215,17 +217,10 @@ class Hub:
         return codec.State(room, cur.manifest_sha256, cur.case_id, cur.plan_version, files)
 
     def _fetch(self, sock, route, sess, msg: codec.Fetch) -> None:
-        found = self.rooms.committed_files(msg.sha)
-        if found is None:  # superseded and pruned: the kiosk asks for the state again
+        data = self.rooms.read(msg.sha, msg.path, msg.offset, msg.length)
+        if data is None:  # superseded and pruned: the kiosk asks for the state again
             send(sock, codec.Notice(sess.room or "none"), route)
             return
-        folder, files = found
-        size = dict(files).get(msg.path)
-        if size is None or msg.offset > size:
-            raise SyncError(f"fetch of {msg.path} at {msg.offset}: not in that plan")
-        with open(folder / msg.path, "rb") as f:
-            f.seek(msg.offset)
-            data = f.read(msg.length)
         send(sock, codec.Chunk(msg.sha, msg.path, msg.offset, data), route)
 
     def _answer(self, sock, sess: Session, msg: codec.Answer) -> None:
@@ -289,10 +284,12 @@ class Hub:
         )
         kiosks = sorted({s.peer.name for s in self.sessions.values() if s.room == up.room})
         sess.watch = (up.room, up.sha)
-        send(sock, codec.Accepted(up.room, up.sha, committed.plan_version, tuple(kiosks)), route)
+        # the room's state itself, not a notice to ask for it: one round trip less per kiosk
+        state = self._state(up.room)
         for r, other in list(self.sessions.items()):
             if other.room == up.room and other.peer.role == "kiosk":
-                send(sock, codec.Notice(up.room), r)
+                send(sock, state, r)
+        send(sock, codec.Accepted(up.room, up.sha, committed.plan_version, tuple(kiosks)), route)
 
     def _point(self, sock, route, sess, msg: codec.Point) -> None:
         """Follow mode: relay a planner's view to its room's kiosks (the role came from the
@@ -310,3 +307,10 @@ class Hub:
             len(sent),
         )
         send(sock, codec.Pointed(msg.room, tuple(sorted(set(sent)))), route)
+
+
+def _abandon(sess: Session | None) -> None:
+    """A planner gone mid-upload: close the files it was writing (a re-push resumes)."""
+    if sess is not None and sess.upload is not None:
+        sess.upload.writer.close_files()
+        sess.upload = None

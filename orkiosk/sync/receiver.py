@@ -1,8 +1,9 @@
 """The kiosk's side of sync: a DEALER on its own thread that keeps the room's plan.
 
-It asks the hub for the room's state on connect, on every heartbeat and on a notice; fetches
-what it lacks file by file in chunks by offset with a bounded window of credit into the store's
-staging folder (files already staged are skipped, a partial file resumes at its size); then hands
+It asks the hub for the room's state on connect, on every heartbeat and on a notice (the hub also
+sends it unasked when the room's plan changes); fetches what it lacks file by file in chunks by
+offset with a bounded window of credit into the store's staging folder, through the store's
+staging writer (files already staged are skipped, a partial file resumes at its size); then hands
 the staged folder to `deliver` and sends the hub its answer. The socket never leaves this thread:
 other threads report late answers through `answer()`, which wakes the loop through a pipe.
 
@@ -17,7 +18,6 @@ import errno
 import logging
 import os
 import queue
-import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -59,6 +59,8 @@ class _Fetch:
     todo: list  # (path, offset, length) not yet requested
     pending: set  # (path, offset) requested
     last: float
+    writer: object  # the store's StagingWriter for staging/<sha>/
+    sizes: dict  # path -> declared size
 
 
 class Receiver:
@@ -210,28 +212,29 @@ class Receiver:
         self._start_fetch(sock, state)
 
     def _start_fetch(self, sock, state: codec.State) -> None:
-        folder = self.store.staging_dir(state.sha)
+        writer = self.store.stage_writer(state.sha)
         staged = self.store.staged_files(state.sha)
         staged.pop("plan.sig", None)  # not covered by the manifest's hash: always fetched
-        todo = []
-        for path, size in state.files:
-            if staged.get(path) == size:
-                continue
-            part = _part(folder, path)
-            have = part.stat().st_size if part.exists() else 0
-            if have > size:
-                part.unlink()
-                have = 0
-            todo += [
-                (path, off, min(codec.CHUNK_MAX, size - off))
-                for off in range(have, size, codec.CHUNK_MAX)
-            ]
-            if size == 0:
-                _complete(folder, path)
+        sizes = dict(state.files)
+        self._fetch = _Fetch(state, [], set(), time.monotonic(), writer, sizes)
+        todo = self._fetch.todo
+        try:
+            for path, size in state.files:
+                if staged.get(path) == size:
+                    continue
+                have = writer.have(path, size)
+                todo += [
+                    (path, off, min(codec.CHUNK_MAX, size - off))
+                    for off in range(have, size, codec.CHUNK_MAX)
+                ]
+                if size == 0:
+                    writer.write(path, 0, b"", 0)
+        except OSError as exc:
+            self._staging_failed(sock, exc)
+            return
         log.info(
             "fetching v%d (case %s): %d chunk(s)", state.plan_version, state.case_id, len(todo)
         )
-        self._fetch = _Fetch(state, todo, set(), time.monotonic())
         self._request(sock)
 
     def _request(self, sock) -> None:
@@ -247,32 +250,37 @@ class Receiver:
         f = self._fetch
         if f is None or msg.sha != f.state.sha or (msg.path, msg.offset) not in f.pending:
             return  # late or unasked: ignore
+        size = f.sizes[msg.path]
+        if msg.offset + len(msg.data) > size:
+            log.warning("hub sent %s past its size; fetching again", msg.path)
+            self._drop_fetch()
+            send(sock, codec.GetState(self.room))
+            return
         f.pending.discard((msg.path, msg.offset))
         f.last = time.monotonic()
         self._chunks += 1
-        folder = self.store.staging_dir(msg.sha)
-        size = dict(f.state.files)[msg.path]
-        part = _part(folder, msg.path)
         try:
-            part.parent.mkdir(parents=True, exist_ok=True)
-            with open(part, "r+b" if part.exists() else "wb") as out:
-                out.seek(msg.offset)
-                out.write(msg.data)
-            if msg.offset + len(msg.data) >= size and part.stat().st_size == size:
-                _complete(folder, msg.path)
+            f.writer.write(msg.path, msg.offset, msg.data, size)
         except OSError as exc:  # a full disk (ENOSPC), a read-only or failing one
-            self._staging_failed(sock, folder, exc)
+            self._staging_failed(sock, exc)
             return
         if self._hold and self._chunks >= self._hold:
             log.warning("test hook %s: holding after %d chunks", HOLD_ENV, self._chunks)
-            self._fetch = None
+            self._drop_fetch()
             return
         self._request(sock)
 
-    def _staging_failed(self, sock, folder: Path, exc: OSError) -> None:
+    def _drop_fetch(self) -> None:
+        """Forget the fetch under way; what it staged stays for the next one to resume."""
+        f, self._fetch = self._fetch, None
+        if f is not None:
+            f.writer.close_files()
+
+    def _staging_failed(self, sock, exc: OSError) -> None:
         """The kiosk cannot store what it fetches: refuse with the reason (the plan on screen
         stays), drop the partial staging to free the space, and answer the hub."""
-        state, self._fetch = self._fetch.state, None
+        f, self._fetch = self._fetch, None
+        state = f.state
         code = errno.errorcode.get(exc.errno or 0, "EIO")
         log.error(
             "staging v%d (case %s) failed: %s (%s); the current plan stays",
@@ -281,7 +289,7 @@ class Receiver:
             exc.strerror or exc,
             code,
         )
-        shutil.rmtree(folder, ignore_errors=True)
+        f.writer.discard()
         reason = f"the kiosk could not store the plan: {exc.strerror or 'I/O error'} ({code})"
         self.outcomes[state.sha] = Outcome("refused", state.case_id, state.plan_version, reason)
         self._send_answer(sock, state.sha)
@@ -290,32 +298,19 @@ class Receiver:
         f = self._fetch
         if f is not None and f.pending and time.monotonic() - f.last > STALL_S:
             log.info("fetch stalled; resuming from what is staged")
-            self._fetch = None
+            self._drop_fetch()
             send(sock, codec.GetState(self.room))
 
     def _finish(self, sock) -> None:
-        state, self._fetch = self._fetch.state, None
-        folder = self.store.staging_dir(state.sha)
+        f, self._fetch = self._fetch, None
+        state, folder = f.state, f.writer.folder
         try:
             outcome = self.deliver(folder, state)
         except Exception as exc:  # deliver must answer, not crash the receiver
             log.error("delivering %s failed: %s", state.sha[:12], type(exc).__name__)
             outcome = Outcome("refused", state.case_id, state.plan_version, "internal error")
         if outcome is not None and outcome.outcome == "refused":
-            shutil.rmtree(folder, ignore_errors=True)  # not resumed: a retry fetches afresh
+            f.writer.discard()  # not resumed: a retry fetches afresh
         if outcome is not None:
             self.outcomes[state.sha] = outcome
             self._send_answer(sock, state.sha)
-
-
-def _part(folder: Path, path: str) -> Path:
-    final = folder / path
-    return final.with_name(final.name + ".part")
-
-
-def _complete(folder: Path, path: str) -> None:
-    part = _part(folder, path)
-    part.parent.mkdir(parents=True, exist_ok=True)
-    if not part.exists():
-        part.touch()
-    os.replace(part, folder / path)

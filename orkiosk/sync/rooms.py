@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,38 +22,40 @@ ROOMS = "rooms"
 
 @dataclass
 class Upload:
-    """A planner's package arriving: declared files, where they go, which are complete."""
+    """A planner's package arriving: declared files, the store's staging writer they go through
+    (PlanStore.stage_writer: it hashes while writing, so the commit need not hash again), which
+    files are complete."""
 
     room: str
     sha: str
     case_id: str
     plan_version: int
     files: dict[str, int]
-    folder: Path
+    writer: object  # orkiosk.store.staging.StagingWriter (injected with the store)
     done: set = field(default_factory=set)
 
+    @property
+    def folder(self) -> Path:
+        return self.writer.folder
+
     def write(self, path: str, offset: int, data: bytes) -> int:
-        """Append one chunk in order; returns the new end offset. Raises SyncError when the
-        chunk does not fit what was declared."""
+        """Append one chunk in order (offset 0 starts the file afresh); returns the new end
+        offset. Raises SyncError when the chunk does not fit what was declared."""
         size = self.files.get(path)
         if size is None:
             raise SyncError(f"put for {path}, which the push did not declare")
         if path in self.done:
             return size
-        final = self.folder / path
-        part = final.with_name(final.name + ".part")
-        have = part.stat().st_size if part.exists() else 0
-        if offset != have and offset != 0:
-            raise SyncError(f"put for {path} at {offset}, expected {have} (out of order)")
         if offset + len(data) > size:
             raise SyncError(f"put for {path} goes past its declared size {size}")
-        final.parent.mkdir(parents=True, exist_ok=True)
-        with open(part, "r+b" if offset and part.exists() else "wb") as f:
-            f.seek(offset)
-            f.write(data)
-        end = offset + len(data)
+        if offset == 0:
+            self.writer.restart(path, size)
+        else:
+            have = self.writer.have(path, size)
+            if offset != have:
+                raise SyncError(f"put for {path} at {offset}, expected {have} (out of order)")
+        end = self.writer.write(path, offset, data, size)
         if end == size:
-            os.replace(part, final)
             self.done.add(path)
         return end
 
@@ -81,6 +81,7 @@ class Rooms:
             if codec._WORD.fullmatch(name):
                 self.store(name)
         self._files: dict[str, tuple] = {}
+        self._found: dict[str, tuple] = {}  # sha -> committed_files(sha), until the next commit
 
     def store(self, room: str):
         if room not in self.stores:
@@ -98,19 +99,41 @@ class Rooms:
 
     def committed_files(self, sha: str) -> tuple[Path, tuple] | None:
         """(folder, ((path, size), ...)) of a committed plan in any room, or None."""
+        found = self._found.get(sha)
+        if found is not None:
+            return found
         for store in self.stores.values():
             folder = store.find(sha)
             if folder is None:
                 continue
             if sha not in self._files:
                 self._files[sha] = _list_files(folder)
-            return folder, self._files[sha]
+            self._found[sha] = (folder, self._files[sha])
+            return self._found[sha]
         return None
+
+    def read(self, sha: str, path: str, offset: int, length: int) -> bytes | None:
+        """`length` bytes at `offset` of a committed plan's file (what a kiosk fetches); None when
+        that plan is no longer kept. SyncError for a file or offset not in that plan."""
+        found = self.committed_files(sha)
+        if found is None:
+            return None
+        folder, files = found
+        size = dict(files).get(path)
+        if size is None or offset > size:
+            raise SyncError(f"fetch of {path} at {offset}: not in that plan")
+        try:
+            with open(folder / path, "rb") as f:
+                f.seek(offset)
+                return f.read(length)
+        except OSError:  # pruned under a cached name: look it up again
+            self._found.clear()
+            return None
 
     def begin(self, msg: codec.Push) -> Upload:
         store = self.store(msg.room)
-        folder = store.staging_dir(msg.sha)
-        up = Upload(msg.room, msg.sha, msg.case_id, msg.plan_version, dict(msg.files), folder)
+        writer = store.stage_writer(msg.sha)
+        up = Upload(msg.room, msg.sha, msg.case_id, msg.plan_version, dict(msg.files), writer)
         staged = store.staged_files(msg.sha)
         # plan.sig is not covered by the manifest's hash: never reuse a staged one
         staged.pop(SIG_NAME, None)
@@ -126,9 +149,10 @@ class Rooms:
         try:
             if not up.manifest_matches():
                 raise SyncError("plan.json does not match the SHA-256 the push announced")
+            self._found.clear()  # a commit may prune older plans
             return self.store(up.room).commit(up.folder, trusted=trusted, require_signature=True)
         except Exception:
-            shutil.rmtree(up.folder, ignore_errors=True)  # a refused upload is not resumed
+            up.writer.discard()  # a refused upload is not resumed
             raise
 
 
