@@ -12,19 +12,26 @@ writer records its size, digest (a future while the hashing thread catches up) a
 (`file_identity`, taken after the rename) and starts an fsync of it on a background thread, so
 the commit's own fsync later finds its data already on the disk.
 
-The store's commit passes the recorded digests of its own staging folder to load_package, which
-then reads, checks and decodes the files as always but does not hash a file again when it is
-still, before and after being read, the file of the recorded identity. That is safe because:
-- this process hashed exactly the bytes it wrote, in this process, as it wrote them;
+The store's commit passes the recorded digests of its own staging folder (never any other
+folder) to load_package, which then reads, checks and decodes the files as always but does not
+hash a file again when it is still, before and after being read, the file of the recorded
+identity; the digest is compared with plan.json like a computed one. That is safe because:
+- this process hashed exactly the bytes it wrote: the very buffers it handed to pwrite, which
+  nobody can change afterwards (a writable buffer is copied first);
 - the file was created whole under a temporary name and renamed, never written in place: every
   file in the store's staging is written only by this writer (one per staging folder, handed out
   by PlanStore.stage_writer), and a complete file is never opened for writing again;
-- its identity (inode, size, mtime, ctime) is unchanged since it was recorded, so nothing wrote,
-  truncated, replaced or touched it since (the store's hard-link commit rests on the same facts).
+- its identity (device, inode, size, mtime, ctime), taken after the rename, is unchanged: nothing
+  wrote, truncated, replaced, touched or chmod-ed it since (`file_identity` says how far times
+  tell; the store's hard-link commit rests on the same facts and the same invariant).
 A digest is unknown, and the file is hashed at verification as before, when any byte of it was
-not hashed while this writer wrote it: a .part resumed from an earlier process, or a chunk written
-over bytes already hashed. The kiosk still verifies every package itself; only its re-hash of bytes
-it has just hashed while writing them is skipped.
+not hashed by this writer as it wrote it: a .part resumed from an earlier process (or after the
+writer closed its files), or a chunk written over bytes already hashed. Nothing trusts the sender
+more for this: the hub and every kiosk still verify every package themselves; only the re-hash of
+bytes they hashed themselves while writing them is skipped.
+
+A background fsync's error is kept (`wait_synced`): Linux may report a writeback error to the
+first fsync only, and the commit, which hard-links these very inodes, must not miss it.
 """
 
 from __future__ import annotations
@@ -105,8 +112,8 @@ def _hashing() -> ThreadPoolExecutor:
 
 
 def _sync_and_close(fd: int) -> None:
-    """fsync in the background. An error stays in the future: Linux reports a writeback error
-    once, so the commit's own fsync of the same file might not see it again (`wait_synced`)."""
+    """fsync in the background. An error stays in the future: Linux may report a writeback
+    error once, so the commit's own fsync of the same file might not see it (`wait_synced`)."""
     try:
         os.fsync(fd)
     finally:

@@ -212,6 +212,7 @@ class Receiver:
         self._start_fetch(sock, state)
 
     def _start_fetch(self, sock, state: codec.State) -> None:
+        self._drop_fetch()  # another plan's fetch under way: its staging stays, files closed
         writer = self.store.stage_writer(state.sha)
         staged = self.store.staged_files(state.sha)
         staged.pop("plan.sig", None)  # not covered by the manifest's hash: always fetched
