@@ -88,7 +88,7 @@ def test_in_order_file_gets_its_digest_and_identity(tmp_path):
     assert final.read_bytes() == data and not (tmp_path / "meshes" / "a.glb.part").exists()
     known = w.known_digests()["meshes/a.glb"]
     assert known.size == len(data)
-    assert known.sha256.result(timeout=10) == hashlib.sha256(data).hexdigest()
+    assert known.sha256 == hashlib.sha256(data).hexdigest()
     assert known.identity == file_identity(os.stat(final))
 
 
@@ -108,7 +108,7 @@ def test_out_of_order_chunks_land_in_place_and_are_hashed_once_reached(tmp_path)
     ends = [w.write("f", i * CHUNK, data[i * CHUNK : (i + 1) * CHUNK], len(data)) for i in order]
     assert ends == [0, 0, 2 * CHUNK, 2 * CHUNK, 4 * CHUNK, 6 * CHUNK]
     assert (tmp_path / "f").read_bytes() == data
-    assert w.known_digests()["f"].sha256.result(10) == hashlib.sha256(data).hexdigest()
+    assert w.known_digests()["f"].sha256 == hashlib.sha256(data).hexdigest()
 
 
 def test_bytes_written_again_leave_the_digest_unknown(tmp_path):
@@ -125,7 +125,7 @@ def test_a_buffer_changed_after_writing_does_not_change_the_digest(tmp_path):
     w = StagingWriter(tmp_path)
     w.write("f", 0, buf, 64)
     buf[:] = b"z" * 64  # the caller reuses its buffer: the bytes on disk were the q's
-    assert w.known_digests()["f"].sha256.result(10) == hashlib.sha256(b"q" * 64).hexdigest()
+    assert w.known_digests()["f"].sha256 == hashlib.sha256(b"q" * 64).hexdigest()
 
 
 def test_a_part_from_an_earlier_process_resumes_without_a_digest(tmp_path):
@@ -143,7 +143,7 @@ def test_a_part_longer_than_declared_is_started_afresh(tmp_path):
     w = StagingWriter(tmp_path)
     assert w.have("f", 20) == 0 and not (tmp_path / "f.part").exists()
     assert w.write("f", 0, b"y" * 20, 20) == 20
-    assert w.known_digests()["f"].sha256.result(10) == hashlib.sha256(b"y" * 20).hexdigest()
+    assert w.known_digests()["f"].sha256 == hashlib.sha256(b"y" * 20).hexdigest()
 
 
 def test_a_part_removed_under_the_writer_is_not_completed_from_the_old_file(tmp_path):
@@ -158,7 +158,7 @@ def test_a_part_removed_under_the_writer_is_not_completed_from_the_old_file(tmp_
 def test_empty_files_and_chunks_that_do_not_fit(tmp_path):
     w = StagingWriter(tmp_path)
     assert w.write("empty", 0, b"", 0) == 0 and (tmp_path / "empty").read_bytes() == b""
-    assert w.known_digests()["empty"].sha256.result(10) == hashlib.sha256(b"").hexdigest()
+    assert w.known_digests()["empty"].sha256 == hashlib.sha256(b"").hexdigest()
     with pytest.raises(ValueError, match="do not fit"):
         w.write("g", 5, b"x" * 10, 12)
     w.discard()
@@ -173,7 +173,7 @@ def test_restart_truncates_and_hashes_afresh(tmp_path):
     w.restart("f", 20)
     assert w.have("f", 20) == 0
     assert w.write("f", 0, b"b" * 20, 20) == 20
-    assert w.known_digests()["f"].sha256.result(10) == hashlib.sha256(b"b" * 20).hexdigest()
+    assert w.known_digests()["f"].sha256 == hashlib.sha256(b"b" * 20).hexdigest()
 
 
 # ---------------------------------------------------------------- load_package with digests

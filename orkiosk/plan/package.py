@@ -19,7 +19,7 @@ import os
 import shutil
 import stat
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -96,12 +96,10 @@ def member_path(root: Path, rel: str) -> Path:
 @dataclass(frozen=True)
 class KnownDigest:
     """The SHA-256 of a file's bytes, known to whoever wrote them, and the file's identity
-    (`file_identity`) right after it was written and got its final name. `sha256` is the hex
-    digest, or a concurrent.futures.Future of it (the writer's hashing may still be running:
-    load_package waits for it as for its own hashing)."""
+    (`file_identity`) right after it was written and got its final name."""
 
     size: int
-    sha256: str | Future
+    sha256: str
     identity: tuple
 
 
@@ -167,10 +165,6 @@ class _Known:
 
     def result(self) -> str:
         return self.digest
-
-    @staticmethod
-    def of(digest: str | Future):
-        return digest if isinstance(digest, Future) else _Known(digest)
 
 
 def read_manifest(root: Path) -> bytes:
@@ -249,9 +243,9 @@ def load_package(
             continue
         mine = known.get(entry.path) if known else None
         if mine is not None and mine.size == entry.size and mine.identity == before == after:
-            pending.append((entry, _Known.of(mine.sha256), data))
+            pending.append((entry, _Known(mine.sha256)))
         else:
-            pending.append((entry, _hash_pool().submit(_sha256, data), data))
+            pending.append((entry, _hash_pool().submit(_sha256, data)))
         if entry.path in by_path:
             try:
                 meshes[by_path[entry.path]] = decode_glb(data)
@@ -260,11 +254,8 @@ def load_package(
         elif plan.image is not None and entry.path == plan.image.path and not problems:
             image, image_problems = _decode_image(plan, data)
             problems += image_problems
-    for entry, digest, data in pending:
-        try:
-            got = digest.result()
-        except Exception:  # a hashing thread failed: hash here
-            got = _sha256(data)
+    for entry, digest in pending:
+        got = digest.result()
         if got != entry.sha256:
             problems.insert(
                 0,

@@ -3,21 +3,20 @@ hub's uploads from a planner and a kiosk's fetches from the hub both write throu
 
 Each file is written as NAME.part, kept open while it fills, and renamed to NAME when its last
 byte is written, so a file appears under its final name only when complete and a transfer
-resumes from the .part after a restart. Bytes written in order are hashed (SHA-256), in order, on
-a hashing thread that may lag behind the writes (it takes immutable buffers only: bytes, or a
-read-only view of a received message), so hashing uses what CPU the transfer leaves and the
-transfer does not wait for it; chunks that arrive ahead of the written prefix are written where
-they belong and hashed (read back) once the prefix reaches them. When a file is complete the
-writer records its size, digest (a future while the hashing thread catches up) and identity
-(`file_identity`, taken after the rename) and starts an fsync of it on a background thread, so
-the commit's own fsync later finds its data already on the disk.
+resumes from the .part after a restart. Bytes written in order are hashed (SHA-256) as they are
+written, from the very buffer written (hashlib releases the GIL: the hashing runs beside the
+transfer's other threads); chunks that arrive ahead of the written prefix are written where they
+belong and hashed (read back) once the prefix reaches them. When a file is complete the writer
+records its size, digest and identity (`file_identity`, taken after the rename) and starts an
+fsync of it on a background thread, so the commit's own fsync later finds its data already on
+the disk.
 
 The store's commit passes the recorded digests of its own staging folder (never any other
 folder) to load_package, which then reads, checks and decodes the files as always but does not
 hash a file again when it is still, before and after being read, the file of the recorded
 identity; the digest is compared with plan.json like a computed one. That is safe because:
-- this process hashed exactly the bytes it wrote: the very buffers it handed to pwrite, which
-  nobody can change afterwards (a writable buffer is copied first);
+- this process hashed exactly the bytes it wrote: the very buffer it handed to pwrite, in the
+  same call;
 - the file was created whole under a temporary name and renamed, never written in place: every
   file in the store's staging is written only by this writer (one per staging folder, handed out
   by PlanStore.stage_writer), and a complete file is never opened for writing again;
@@ -51,43 +50,6 @@ from pathlib import Path
 from orkiosk.plan.package import KnownDigest, file_identity
 
 PART = ".part"
-LAG_MAX = 64 << 20  # bytes a file's hashing may lag behind its writing
-
-
-class _Hasher:
-    """SHA-256 of a file's bytes in write order, computed on the one hashing thread (FIFO, so
-    the updates of a file run in the order they were given). At most LAG_MAX bytes wait."""
-
-    def __init__(self):
-        self._sha = hashlib.sha256()
-        self._broken = False
-        self._queued = 0
-        self._last: Future | None = None
-
-    def update(self, data) -> None:
-        if not isinstance(data, bytes) and not memoryview(data).readonly:
-            data = bytes(data)  # a buffer someone could still change: hash a snapshot
-        if self._queued > LAG_MAX and self._last is not None:
-            self._last.result()  # let the hashing thread catch up
-            self._queued = 0
-        self._queued += len(data)
-        self._last = _hashing().submit(self._update, data)
-
-    def digest(self) -> Future:
-        """The hex digest of everything given to update (the future fails if hashing did)."""
-        return _hashing().submit(self._hexdigest)
-
-    def _update(self, data) -> None:
-        try:
-            self._sha.update(data)
-        except BaseException:
-            self._broken = True
-            raise
-
-    def _hexdigest(self) -> str:
-        if self._broken:
-            raise RuntimeError("hashing a staged file failed")
-        return self._sha.hexdigest()
 
 
 @dataclass
@@ -97,18 +59,13 @@ class _Filling:
     fd: int
     size: int  # declared size
     end: int  # [0, end) is written (contiguous)
-    sha: _Hasher | None  # over [0, end) as written; None: not known
+    sha: object | None  # hashlib SHA-256 over [0, end) as written; None: not known
     ahead: dict[int, int] = field(default_factory=dict)  # offset -> length written beyond end
 
 
 @cache
 def _syncer() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="orkiosk-fsync")
-
-
-@cache
-def _hashing() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="orkiosk-stage-sha")
 
 
 def _sync_and_close(fd: int) -> None:
@@ -237,7 +194,7 @@ class StagingWriter:
         have = 0 if fresh else self.have(rel, size)
         fd = os.open(part, flags | (os.O_TRUNC if have == 0 else 0), 0o644)
         # a .part left by an earlier process: its bytes were not hashed here
-        fill = _Filling(fd, size, have, _Hasher() if have == 0 else None)
+        fill = _Filling(fd, size, have, hashlib.sha256() if have == 0 else None)
         self._filling[rel] = fill
         return fill
 
@@ -279,7 +236,7 @@ class StagingWriter:
             raise
         if fill.sha is not None:
             with self._lock:
-                self._known[rel] = KnownDigest(fill.size, fill.sha.digest(), ident)
+                self._known[rel] = KnownDigest(fill.size, fill.sha.hexdigest(), ident)
         future = _syncer().submit(_sync_and_close, fill.fd)
         with self._lock:
             self._syncs[rel] = future
@@ -305,4 +262,4 @@ def _pread_all(fd: int, length: int, offset: int) -> bytes:
 
 
 with contextlib.suppress(AttributeError):  # fork safety: a child starts without the pool
-    os.register_at_fork(after_in_child=lambda: (_syncer.cache_clear(), _hashing.cache_clear()))
+    os.register_at_fork(after_in_child=_syncer.cache_clear)

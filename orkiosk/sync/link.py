@@ -75,4 +75,4 @@ def recv_client(sock: zmq.Socket):
 def uncopied(frames: list) -> list:
     """Received frames for codec.decode: the header frames as bytes, a data frame (a chunk of
     up to 1 MiB) as a memoryview of the message libzmq received, without copying it."""
-    return [f.bytes if i < 2 else f.buffer.toreadonly() for i, f in enumerate(frames)]
+    return [f.bytes if i < 2 else f.buffer for i, f in enumerate(frames)]
