@@ -15,6 +15,7 @@ import jsonschema
 from orkiosk.plan.image import entry_problems
 from orkiosk.plan.model import Plan
 from orkiosk.plan.problems import MANIFEST_NAME, MAX_PROBLEMS, PackageError
+from orkiosk.plan.schemafast import Unsupported, compile_schema
 from orkiosk.plan.signing import SIG_NAME
 
 MAX_TOTAL_BYTES = 4 << 30  # all files of a package together
@@ -31,8 +32,23 @@ def _validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(plan_schema())
 
 
+@cache
+def _certainly_valid():
+    """The schema as fast predicates (schemafast), or None if it uses a keyword they lack."""
+    try:
+        return compile_schema(plan_schema())
+    except Unsupported:
+        return None
+
+
 def schema_problems(doc) -> list[str]:
-    """One readable line per way `doc` breaks the plan.json schema."""
+    """One readable line per way `doc` breaks the plan.json schema.
+
+    A document the fast predicates prove valid skips jsonschema (milliseconds per plan);
+    every other one is validated and its problems worded by jsonschema."""
+    fast = _certainly_valid()
+    if fast is not None and fast(doc):
+        return []
     errors = sorted(_validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
     lines = []
     for err in errors[:MAX_PROBLEMS]:
