@@ -23,20 +23,25 @@ def gltf_to_lps(points) -> np.ndarray:
     """glTF metres (..., 3) -> LPS mm (..., 3), float32."""
     p = np.asarray(points, dtype=np.float32)
     out = np.empty(p.shape, dtype=np.float32)
-    np.multiply(p[..., 0], 1000.0, out=out[..., 0])
-    np.multiply(p[..., 2], -1000.0, out=out[..., 1])
-    np.multiply(p[..., 1], 1000.0, out=out[..., 2])
+    np.multiply(p, np.float32(1000.0), out=out)  # one contiguous (vectorised) pass
+    _swap_yz_negating_y(out)
     return out
 
 
 def gltf_dir_to_lps(vectors) -> np.ndarray:
     """Directions (normals) from glTF to LPS: the same axis swap, no scale."""
-    v = np.asarray(vectors, dtype=np.float32)
-    out = np.empty(v.shape, dtype=np.float32)
-    out[..., 0] = v[..., 0]
-    np.negative(v[..., 2], out=out[..., 1])
-    out[..., 2] = v[..., 1]
+    out = np.array(vectors, dtype=np.float32, order="C", copy=True)
+    _swap_yz_negating_y(out)
     return out
+
+
+def _swap_yz_negating_y(a: np.ndarray) -> None:
+    """(x, y, z) -> (x, -z, y) in place: the glTF -> LPS axis change. Exact (a sign flip is
+    exact, so -(1000 z) == -1000 z bit for bit, signed zeros included)."""
+    y = a[..., 1]
+    new_y = np.negative(a[..., 2])
+    a[..., 2] = y
+    a[..., 1] = new_y
 
 
 def lps_dir_to_gltf(vectors) -> np.ndarray:

@@ -63,16 +63,19 @@ class Mesh:
             raise MeshError(f"indices must be uint32 (M, 3), got {i.dtype} {i.shape}")
         if p.shape[0] == 0 or i.shape[0] == 0:
             raise MeshError("mesh is empty")
-        if not np.isfinite(p).all():
+        # min and max propagate NaN: both finite <=> every coordinate is finite, and then the
+        # farthest reach is max(-min, max). Two vectorised passes, no temporary arrays.
+        lo, hi = p.min(), p.max()
+        if not (np.isfinite(lo) and np.isfinite(hi)):
             raise MeshError("positions contain NaN or infinite values")
-        if np.abs(p).max() > MAX_COORDINATE_MM:
-            raise MeshError(
-                f"positions reach {float(np.abs(p).max()):.3g} mm (limit {MAX_COORDINATE_MM:g})"
-            )
+        reach = max(-lo, hi)
+        if reach > MAX_COORDINATE_MM:
+            raise MeshError(f"positions reach {float(reach):.3g} mm (limit {MAX_COORDINATE_MM:g})")
         if not np.isfinite(n).all():
             raise MeshError("normals contain NaN or infinite values")
-        if int(i.max()) >= p.shape[0]:
-            raise MeshError(f"index {int(i.max())} out of range for {p.shape[0]} vertices")
+        top = int(i.max())
+        if top >= p.shape[0]:
+            raise MeshError(f"index {top} out of range for {p.shape[0]} vertices")
 
 
 def vertex_normals(positions: np.ndarray, faces: np.ndarray) -> np.ndarray:
