@@ -109,10 +109,12 @@ def one_shot(renderer, scene, fbo, view, state, quality):
     return renderer.read_image(fbo), info
 
 
-def stepped(renderer, scene, fbo, view, state, quality, budget=BUDGET, between=None):
+def stepped(renderer, scene, fbo, view, state, quality, budget=BUDGET, between=None, pixels=None):
     cam = Camera.named(view, scene.bounds, W / H)
     fbo.clear(*MAGENTA)
-    steps = renderer.frame_steps(scene, cam, state, framebuffer=fbo, quality=quality, budget=budget)
+    steps = renderer.frame_steps(
+        scene, cam, state, framebuffer=fbo, quality=quality, budget=budget, pixels=pixels
+    )
     done = []
     for step in steps:
         done.append(step)
@@ -236,6 +238,34 @@ def test_foreign_gl_state_between_steps_changes_nothing(renderer, scene, target,
         foreign.release()
 
 
+@pytest.mark.parametrize("quality", list(QUALITIES))
+def test_full_screen_work_in_bands_gives_the_same_picture(renderer, scene, target, ctx, quality):
+    """With a pixel budget the clears, the resolve, the caps and the output go in horizontal
+    bands (scissor boxes), one step each, with a host messing with GL state (scissor too)
+    between the steps: the same picture, and no full-screen step over the budget."""
+    pixels = 3000  # W x H = 30000: ten bands at full size
+    foreign = ForeignGL(ctx)
+    try:
+        for view, state in CASES.values():
+            q = QUALITIES[quality]
+            ref, _ = one_shot(renderer, scene, target, view, state, q)
+            img, info, done = stepped(
+                renderer, scene, target, view, state, q, between=foreign, pixels=pixels
+            )
+            assert_same_picture(ref, img)
+            assert all(s.pixels <= pixels for s in done), [(s.name, s.pixels) for s in done]
+            banded = [s for s in done if s.pixels and not s.triangles]
+            assert sum(s.name == "output" for s in done) >= 2  # the output itself in bands
+            assert len(banded) > 10
+            assert done[-1].last and not any(s.last for s in done[:-1])
+            assert info.steps == len(done)
+        assert ctx.error == "GL_NO_ERROR"
+        with pytest.raises(RenderError, match="pixel budget"):
+            renderer.frame_steps(scene, Camera(), size=(W, H), budget=10, pixels=0)
+    finally:
+        foreign.release()
+
+
 def test_other_frames_between_steps_do_not_disturb_it(renderer, scene, target, ctx):
     """The kiosk may draw the old plan (other size, other quality, other camera) while the
     new one's first frame is made step by step: each frame keeps its own scene buffers."""
@@ -310,8 +340,10 @@ def test_caller_framebuffer_untouched_until_the_last_step(renderer, scene, targe
         assert (renderer.read_image(target) == (255, 0, 255)).all(), step
         assert steps.info is None
     assert [s.output for s in done] == [False] * (len(done) - 1) + [True]
-    assert next(steps, None) is None  # the output step is the last
-    assert steps.info is not None and steps.info.steps == len(done)
+    rest = list(steps)  # the output steps are the last ones (bands, the orientation marker)
+    assert all(s.output for s in rest) and [s.last for s in done + rest][-1]
+    assert not any(s.last for s in (done + rest)[:-1])
+    assert steps.info is not None and steps.info.steps == len(done) + len(rest)
     img = renderer.read_image(target)
     assert not (img == (255, 0, 255)).all(axis=2).any()
 

@@ -67,3 +67,16 @@ def scissor_box(boxes, camera: Camera, viewport) -> tuple[int, int, int, int] | 
     if rect is None:
         return None
     return (viewport[0] + rect[0], viewport[1] + rect[1], rect[2], rect[3])
+
+
+def clip_box(box, band):
+    """The part of scissor box `box` inside `band` (both (x, y, w, h); band None: all of
+    `box`); None when nothing is left or there is no box."""
+    if box is None or band is None:
+        return box
+    x0, y0 = max(box[0], band[0]), max(box[1], band[1])
+    x1 = min(box[0] + box[2], band[0] + band[2])
+    y1 = min(box[1] + box[3], band[1] + band[3])
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return (x0, y0, x1 - x0, y1 - y0)

@@ -69,9 +69,9 @@ def crossing_pass(ctx: moderngl.Context, gl: Programs, fbo, slots, fv) -> Pass:
     """Count, per pixel and per cut structure, the surface crossings behind the plane."""
     prog = gl.mesh["parity"]
 
-    def clear():
+    def clear(band=None):
         fbo.use()
-        fbo.clear(0.0, 0.0, 0.0, 0.0)
+        fbo.clear(0.0, 0.0, 0.0, 0.0, viewport=band)
 
     def bind():
         fbo.use()
@@ -89,7 +89,8 @@ def crossing_pass(ctx: moderngl.Context, gl: Programs, fbo, slots, fv) -> Pass:
 
         return Draw(setup, item.mesh, "parity")
 
-    return Pass("count", bind, tuple(count(n, item) for n, item in enumerate(slots)), clear)
+    work = tuple(count(n, item) for n, item in enumerate(slots))
+    return Pass("count", bind, work, clear, area=(0, 0, *fv.size))
 
 
 def count_crossings(ctx: moderngl.Context, gl: Programs, fbo, slots, fv) -> None:

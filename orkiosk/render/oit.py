@@ -40,9 +40,9 @@ def accumulate_pass(
     """The translucent surfaces into the accumulation and weight buffers."""
     prog = gl.mesh["oit"]
 
-    def clear():
+    def clear(band=None):
         targets.oit_clear.use()
-        targets.oit_clear.clear(0.0, 0.0, 0.0, 1.0)
+        targets.oit_clear.clear(0.0, 0.0, 0.0, 1.0, viewport=band)
 
     def surface(item) -> Draw:
         def setup():
@@ -60,7 +60,8 @@ def accumulate_pass(
 
         return Draw(setup, item.mesh, "oit")
 
-    return Pass("transparent", _bind(ctx, targets, fv), tuple(map(surface, items)), clear)
+    work = tuple(map(surface, items))
+    return Pass("transparent", _bind(ctx, targets, fv), work, clear, area=(0, 0, *fv.size))
 
 
 def caps_pass(ctx: moderngl.Context, gl: Programs, targets, fv, slots, image=None) -> Pass | None:
@@ -69,17 +70,22 @@ def caps_pass(ctx: moderngl.Context, gl: Programs, targets, fv, slots, image=Non
     if not any(item.opacity < OPAQUE_LIMIT for item in slots):
         return None
 
-    def caps():
+    def caps(band=None):
         ctx.enable_only(moderngl.BLEND)
         ctx.disable_direct(GL_CLIP_DISTANCE0)
         _blend(ctx)
+        ctx.scissor = band
         draw_caps(gl.caps, gl.caps_vao, targets, slots, fv, image)
+        ctx.scissor = None
 
-    return Pass("caps", _bind(ctx, targets, fv), (Fullscreen(caps),))
+    work = (Fullscreen(caps, banded=True),)
+    return Pass("caps", _bind(ctx, targets, fv), work, area=(0, 0, *fv.size))
 
 
 def composite(ctx: moderngl.Context, gl: Programs, targets, scissor) -> None:
     """The translucent layer over the picture in the bound framebuffer, within `scissor`."""
+    if scissor is None:
+        return
     ctx.scissor = scissor
     ctx.enable_only(moderngl.BLEND)
     ctx.blend_func = (moderngl.ONE, moderngl.SRC_ALPHA, moderngl.ZERO, moderngl.ONE)
@@ -87,5 +93,6 @@ def composite(ctx: moderngl.Context, gl: Programs, targets, scissor) -> None:
     targets.weight.use(1)
     set_uniform(gl.oit_resolve, "u_accum", 0)
     set_uniform(gl.oit_resolve, "u_weight", 1)
+    set_uniform(gl.oit_resolve, "u_uv_scale", targets.uv_scale)
     gl.oit_resolve_vao.render(moderngl.TRIANGLES, vertices=3)
     ctx.scissor = None

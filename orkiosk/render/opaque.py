@@ -22,31 +22,33 @@ def opaque_pass(ctx: moderngl.Context, gl: Programs, targets, fv, draws) -> Pass
     """Clear the scene buffer to the background and draw everything opaque into it."""
     fbo = targets.ms_fbo or targets.fbo
 
-    def clear():
+    def clear(band=None):
         fbo.depth_mask = True
         fbo.use()
-        fbo.clear(*draws.background, 0.0, depth=1.0)
+        fbo.clear(*draws.background, 0.0, depth=1.0, viewport=band)
 
     def bind():
         fbo.use()
         ctx.viewport = (0, 0, *fv.size)
 
-    def caps():
+    def caps(band=None):
         ctx.enable_only(moderngl.DEPTH_TEST)
         ctx.disable_direct(GL_CLIP_DISTANCE0)
         ctx.depth_func = "<"
         fbo.depth_mask = True
+        ctx.scissor = band
         draw_caps(gl.caps_opaque, gl.caps_opaque_vao, targets, draws.slots, fv, draws.cap_image)
+        ctx.scissor = None
 
     work = []
     if draws.slots and (
         draws.cap_image is not None or any(i.opacity >= OPAQUE_LIMIT for i in draws.slots)
     ):
-        work.append(Fullscreen(caps))
+        work.append(Fullscreen(caps, banded=True))
     prog = gl.mesh["opaque"]
     work += surface_draws(ctx, prog, fbo, fv, draws.opaque)
     work += marker_draws(ctx, gl, prog, fbo, fv, draws.markers, xray=bool(draws.opaque))
-    return Pass("opaque", bind, tuple(work), clear)
+    return Pass("opaque", bind, tuple(work), clear, area=(0, 0, *fv.size))
 
 
 def surface_draws(ctx: moderngl.Context, prog, fbo, fv, items) -> list[Draw]:

@@ -72,6 +72,16 @@ class OrientationMarker:
             self.ctx.copy_framebuffer(resolved, draw_fbo)
         self._rotation = rotation.copy()
 
+    @staticmethod
+    def _side(viewport) -> tuple[int, int]:
+        side = max(64, min(200, int(min(viewport[2], viewport[3]) * 0.18)))
+        return side, max(6, side // 12)
+
+    def box(self, viewport) -> tuple[int, int, int, int]:
+        """Where draw() puts the marker in `viewport` (x, y, w, h; a scissor box)."""
+        side, margin = self._side(viewport)
+        return (viewport[0] + margin, viewport[1] + margin, side, side)
+
     def draw(self, rotation: np.ndarray, framebuffer, viewport) -> None:
         """Into the bottom-left corner of `viewport` of `framebuffer` (left bound)."""
         ctx, gl = self.ctx, self.gl
@@ -80,8 +90,7 @@ class OrientationMarker:
         framebuffer.use()
         vx, vy, vw, vh = viewport
         ctx.viewport = viewport
-        side = max(64, min(200, int(min(vw, vh) * 0.18)))
-        margin = max(6, side // 12)
+        side, margin = self._side(viewport)
         x0 = -1 + 2 * margin / vw
         y0 = -1 + 2 * margin / vh
         x1 = x0 + 2 * side / vw

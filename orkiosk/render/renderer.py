@@ -152,14 +152,24 @@ class Renderer:
         quality: Quality = FULL,
         budget: int | None = None,
         profile: dict | None = None,
+        pixels: int | None = None,
     ) -> FrameSteps:
         """The frame render() draws, as an iterator of bounded steps (steps.FrameSteps): each
         next() runs one and returns its StepInfo; at most `budget` mesh triangles per step
-        (None: one step per pass). Only the last step ("output") touches `framebuffer`;
-        `.info` is the FrameInfo after it. Camera and state are read now."""
+        (None: one step per pass); with `pixels` too, full-screen work in bands of at most that
+        many pixels. Only the last steps ("output") touch `framebuffer`; `.info` is the
+        FrameInfo after the last (StepInfo.last). Camera and state are read now."""
         destination = self._destination(framebuffer, viewport, size)
         return FrameSteps(
-            self, scene, camera, state or DisplayState(), destination, quality, budget, profile
+            self,
+            scene,
+            camera,
+            state or DisplayState(),
+            destination,
+            quality,
+            budget,
+            profile,
+            pixels,
         )
 
     def _destination(self, framebuffer, viewport, size):

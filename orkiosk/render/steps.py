@@ -38,13 +38,13 @@ from dataclasses import dataclass
 import moderngl
 
 from orkiosk.render import oit
-from orkiosk.render.boxes import scissor_box
+from orkiosk.render.boxes import clip_box, scissor_box
 from orkiosk.render.caps import crossing_pass
 from orkiosk.render.errors import RenderError
 from orkiosk.render.frame import DrawList, FrameInfo, FrameView, Lap
 from orkiosk.render.opaque import opaque_pass
 from orkiosk.render.outline import outlines
-from orkiosk.render.present import finish_frame, hand_back, present
+from orkiosk.render.present import hand_back, make_opaque, present
 from orkiosk.render.work import Fullscreen, Pass, cut_steps, reset_state
 
 
@@ -52,18 +52,23 @@ from orkiosk.render.work import Fullscreen, Pass, cut_steps, reset_state
 class StepInfo:
     name: str  # the pass the step belongs to (see the module's table)
     triangles: int  # mesh triangles drawn (at most the budget)
-    output: bool  # drew into the caller's framebuffer: the last step
+    output: bool  # drew into the caller's framebuffer (the output steps are the last ones)
+    pixels: int = 0  # pixels of full-screen work (at most the pixel budget when banded)
+    last: bool = False  # the frame is complete: `info` is set
 
 
 class FrameSteps:
     """One frame of Renderer.frame_steps(): an iterator of StepInfo; `info` is the FrameInfo
     once the last step ran. Made without GL work; the first step takes the scene buffers."""
 
-    def __init__(self, renderer, scene, camera, state, destination, quality, budget, profile):
+    def __init__(
+        self, renderer, scene, camera, state, destination, quality, budget, profile, pixels=None
+    ):
         if scene.released:
             raise RenderError("the scene was released")
         t0 = time.perf_counter()
         self.budget = budget
+        self.pixels = pixels
         self._renderer, self._scene = renderer, scene
         self._framebuffer, self._size, self._viewport = destination
         self._quality = quality
@@ -104,6 +109,18 @@ class FrameSteps:
             raise RenderError(f"the triangle budget must be at least 1, not {value}")
         self._budget = None if value is None else int(value)
 
+    @property
+    def pixels(self) -> int | None:
+        """Pixels per step of full-screen work (clears, resolve, output, caps), in bands; None:
+        each in one step. Only with a triangle budget; may be changed between steps."""
+        return self._pixels
+
+    @pixels.setter
+    def pixels(self, value: int | None) -> None:
+        if value is not None and int(value) < 1:
+            raise RenderError(f"the pixel budget must be at least 1, not {value}")
+        self._pixels = None if value is None else int(value)
+
     def __iter__(self):
         return self
 
@@ -115,7 +132,7 @@ class FrameSteps:
             raise RenderError(f"the 3D view could not be drawn: {exc}") from exc
         finally:
             self._cpu_s += time.perf_counter() - t0
-        if step.output:  # the last step
+        if step.last:
             self._steps.close()  # the scene buffers go back now
             self.info = self._frame_info()
         return step
@@ -134,7 +151,8 @@ class FrameSteps:
         r = self._renderer
         targets = r._targets.lend(self._ssize, self._samples)
         try:
-            for step in cut_steps(self._passes(targets), lambda: self._budget):
+            passes = self._passes(targets)
+            for step in cut_steps(passes, lambda: self._budget, lambda: self._pixels):
                 if self._scene.released:
                     raise RenderError("the scene was released")
                 reset_state(r.ctx)
@@ -144,7 +162,8 @@ class FrameSteps:
                     hand_back(r.ctx, r._home)
                 self._lap(step.name)
                 self._count += 1
-                yield StepInfo(step.name, step.triangles, step.pass_.output)
+                last = step.pass_ is passes[-1] and step.ends_pass()
+                yield StepInfo(step.name, step.triangles, step.pass_.output, step.pixels, last)
         finally:
             r._targets.take_back(targets)
 
@@ -155,8 +174,10 @@ class FrameSteps:
         if draws.slots:  # which closed structure owns each pixel of the plane
             passes.append(crossing_pass(ctx, gl, targets.counts(), draws.slots, fv))
         passes.append(opaque_pass(ctx, gl, targets, fv, draws))
+        area = (0, 0, *self._ssize)
         if targets.ms_fbo is not None:
-            passes.append(Pass("resolve", targets.fbo.use, (Fullscreen(targets.resolve),)))
+            resolve = Fullscreen(targets.resolve, banded=True)
+            passes.append(Pass("resolve", targets.fbo.use, (resolve,), area=area))
         if draws.transparent:
             passes.append(
                 oit.accumulate_pass(ctx, gl, targets, fv, draws.transparent, r.edge_enhance)
@@ -168,27 +189,34 @@ class FrameSteps:
             passes.append(
                 Pass("marker", None, (Fullscreen(lambda: r._marker.update(self._rotation)),))
             )
-        passes.append(
-            Pass("output", None, (Fullscreen(lambda: self._output(targets)),), output=True)
-        )
+        output = [Fullscreen(lambda band: self._output(targets, band), banded=True)]
+        if self._marker:  # small and fixed: never banded, not counted as full-screen work
+            output.append(Fullscreen(self._output_marker, small=True))
+        passes.append(Pass("output", None, tuple(output), output=True, area=self._viewport))
         return passes
 
-    def _output(self, targets) -> None:
-        """Into the caller's framebuffer: the scene, its silhouettes, the translucent layer (the
-        last two only where they can be), the orientation marker, opaque alpha."""
+    def _output(self, targets, band) -> None:
+        """Into the caller's framebuffer (within `band` of its viewport, or all of it): the
+        scene, its silhouettes, the translucent layer (the last two only where they can be),
+        opaque alpha."""
         r = self._renderer
         ctx, gl, viewport = r.ctx, r.gl, self._viewport
         framebuffer = self._framebuffer or r._targets.output_fbo(self._size)
         direct = r._targets.direct(framebuffer, viewport, self._ssize)
-        present(ctx, gl, targets, direct, framebuffer, viewport)
-        if self._outline_rect is not None:
-            outlines(ctx, gl, targets, self._fv, self._outline_rect)
-        if self._composite_rect is not None:
-            oit.composite(ctx, gl, targets, self._composite_rect)
+        present(ctx, gl, targets, direct, framebuffer, viewport, band)
+        outlines(ctx, gl, targets, self._fv, clip_box(self._outline_rect, band))
+        oit.composite(ctx, gl, targets, clip_box(self._composite_rect, band))
         ctx.enable_only(moderngl.NOTHING)
-        if self._marker:
-            r._marker.draw(self._rotation, framebuffer, viewport)
-        finish_frame(ctx, framebuffer, viewport, r._home)
+        make_opaque(framebuffer, band or viewport)
+        hand_back(ctx, r._home)
+
+    def _output_marker(self) -> None:
+        """The orientation marker over the finished picture (after every band)."""
+        r = self._renderer
+        framebuffer = self._framebuffer or r._targets.output_fbo(self._size)
+        r._marker.draw(self._rotation, framebuffer, self._viewport)
+        make_opaque(framebuffer, r._marker.box(self._viewport))
+        hand_back(r.ctx, r._home)
 
     def _frame_info(self) -> FrameInfo:
         return FrameInfo(

@@ -5,12 +5,22 @@ from __future__ import annotations
 
 import moderngl
 
+BUCKET = 128  # scene buffers are made in steps of this many pixels: a view that shrinks or
+# grows a little (a banner above it comes or goes) keeps its buffers (new ones cost a software
+# rasteriser tens of milliseconds on first use)
+
+
+def bucket(size: tuple[int, int]) -> tuple[int, int]:
+    return tuple(-(-int(n) // BUCKET) * BUCKET for n in size)
+
 
 class SceneTargets:
-    """Offscreen buffers for one scene size: multisampled opaque, resolved, OIT accumulation."""
+    """Offscreen buffers for one scene size: multisampled opaque, resolved, OIT accumulation.
+    `size` is what they were made for, `used` the part (bottom-left) the current frame uses."""
 
     def __init__(self, ctx: moderngl.Context, size: tuple[int, int], samples: int):
         self.size = size
+        self.used = size
         self.samples = samples
         self.objects = []
 
@@ -42,6 +52,11 @@ class SceneTargets:
         self.count_fbo = None
         self.lent = False  # to a frame that has not finished (TargetCache.lend)
 
+    @property
+    def uv_scale(self) -> tuple[float, float]:
+        """Texture coordinates of the used part's top-right corner."""
+        return (self.used[0] / self.size[0], self.used[1] / self.size[1])
+
     def counts(self):
         """Crossing counters for translucent caps (made on first use)."""
         if self.count_fbo is None:
@@ -55,9 +70,13 @@ class SceneTargets:
             self.objects.append(self.count_fbo)
         return self.count_fbo
 
-    def resolve(self) -> None:
-        """The multisampled colour and depth into the plain buffers."""
+    def resolve(self, band=None) -> None:
+        """The multisampled colour and depth into the plain buffers (within `band`, a scissor
+        box; the blit honours it)."""
+        self.fbo.use()
+        self.fbo.scissor = band
         self._ctx.copy_framebuffer(self.fbo, self.ms_fbo)
+        self.fbo.scissor = None
 
     def release(self) -> None:
         for obj in reversed(self.objects):
@@ -77,16 +96,19 @@ class TargetCache:
     def lend(self, size: tuple[int, int], samples: int) -> SceneTargets:
         """Scene buffers for one frame until take_back(): a stepped frame keeps its own while
         other frames are drawn between its steps (then a second set is made). A free set of
-        another size is remade, so there are only as many sets as frames in progress."""
+        another size is remade, so there are only as many sets as frames in progress. A set is
+        made at the size rounded up to BUCKET pixels and used for any size it holds."""
         free = [t for t in self._scenes if not t.lent]
-        t = next((t for t in free if t.size == size and t.samples == samples), None)
+        want = bucket(size)
+        t = next((t for t in free if t.size == want and t.samples == samples), None)
         if t is None:
             if free:
                 free[0].release()
                 self._scenes.remove(free[0])
-            t = SceneTargets(self.ctx, size, samples)
+            t = SceneTargets(self.ctx, want, samples)
             self._scenes.append(t)
         t.lent = True
+        t.used = tuple(size)
         return t
 
     @staticmethod

@@ -4,6 +4,7 @@
 uniform sampler2D u_depth;
 uniform vec2 u_near_far;
 uniform bool u_ortho;
+uniform ivec2 u_scene_size;  // the part of the depth buffer the frame uses (it may be bigger)
 
 in vec2 v_uv;
 out vec4 f_color;
@@ -18,7 +19,7 @@ float view_depth(float d) {
 
 void main() {
     // three taps (here, right, up): a one-pixel line on one side of each depth jump
-    ivec2 hi = textureSize(u_depth, 0) - 1;
+    ivec2 hi = u_scene_size - 1;
     ivec2 p = min(ivec2(v_uv * vec2(hi + 1)), hi);
     float d = texelFetch(u_depth, p, 0).r;
     float dr = texelFetch(u_depth, min(p + ivec2(1, 0), hi), 0).r;
