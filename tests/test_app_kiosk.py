@@ -489,6 +489,53 @@ def test_another_patient_waits_for_confirmation(k, tmp_path):
     assert k.app.root.patient_name == "OTHER, PERSON"
 
 
+def test_a_new_plan_and_its_picture_reach_the_screen_together(k, tmp_path, monkeypatch):
+    """A new version is handed over behind the picture on screen: uploaded and drawn in steps,
+    a bounded piece of GL work per UI frame (here one step per frame, so it takes many). Until
+    its picture is complete the screen shows the old picture AND the old banner, untouched;
+    then both change in the same frame."""
+    import time
+
+    from orkiosk.app import view3d
+    from orkiosk.app.intake import send_path
+    from orkiosk.plan.package import load_package, write_package
+
+    monkeypatch.setattr(view3d, "STEP_MS", 0.01)
+    monkeypatch.setattr(k.view._budget, "step_ms", 0.01)
+    shown = k.app.state.package.plan
+    meshes = load_package(k.base / "demo").meshes  # the kiosk keeps no CPU meshes
+    green = tuple(replace(s, color=(0.05, 0.9, 0.05)) for s in shown.structures)
+    v = shown.plan_version + 1
+    nxt = write_package(replace(shown, plan_version=v, structures=green), meshes, tmp_path / "v")
+    before = k.view_pixels()
+    send_path(k.base / "control.sock", nxt)
+    frames, end = [], time.monotonic() + 90
+    while time.monotonic() < end:
+        k.pump()
+        picture = k.view._pictures.shown.scene.plan.plan_version
+        banner = k.app.root.plan_version_text
+        pixels = k.view_pixels() if k.view.handing_over else None
+        frames.append((banner, picture, k.view.handing_over, pixels))
+        if picture == v and not k.view._dirty:
+            break
+    assert frames[-1][:2] == (f"PLAN v{v}", v), "the new plan never reached the screen"
+    for banner, picture, _, _ in frames:  # never one plan's banner over another's picture
+        assert banner == f"PLAN v{picture}"
+    handing_over = [f for f in frames if f[2]]
+    assert len(handing_over) >= 10  # uploaded and drawn over many UI frames
+    for _, _, _, pixels in handing_over:
+        if pixels.shape == before.shape:
+            assert (pixels == before).all(), "a part of the new picture showed before it was whole"
+
+    def green(img) -> float:
+        return float((img[..., 1].astype(int) > img[..., 0].astype(int) + 60).mean())
+
+    k.app.state.dismiss_changes()  # the "what changed" banner takes room from the 3D view
+    k.settle()
+    assert green(k.view_pixels()) > green(before) + 0.05  # now the new, green plan
+    k.screenshot(ARTIFACTS / "kiosk-handover.png")
+
+
 # ---------------------------------------------------------------- soak (run with -m slow)
 
 

@@ -76,6 +76,7 @@ class KioskApp(App):
         self._ready_sent = False  # sd_notify READY=1: after the first frame of the plan
         self._first_frame_of = None  # a plan just shown, waiting for its first frame
         self._resume = settings.state is not None  # restore the last view on the first plan
+        self._held: list | None = None  # model events held while the view hands a plan over
 
     # ------------------------------------------------------------------ build
     def build(self):
@@ -94,7 +95,7 @@ class KioskApp(App):
         self.view.lod_triangles = s.interactive_triangles
         self.view.set_gesture_settings(s.gestures)
         self.view.bind(quality=self._refresh_status)
-        self.view.bind(ready=self._on_view_ready)
+        self.view.bind(ready=self._on_view_ready, on_handover=self._on_handover)
         self.slicing = SliceModel(self.state)  # the image's slice beside or instead of 3D
         self.slicing.subscribe(self._on_slice)
         root.ids.slice_view.attach(self.slicing, self.view)
@@ -235,12 +236,31 @@ class KioskApp(App):
 
     # ------------------------------------------------------------------ state -> widgets
     def _on_state(self, event: events.Event) -> None:
-        root, st = self.root, self.state
-        if root is None:
+        """Model events to widgets. From a new plan until its picture is in the 3D view
+        (PlanView hands a plan over within a frame on a GPU, over a few on a software
+        renderer) the events are held, so the banner, rail and readouts change in the same
+        frame as the picture: the screen never shows one plan's picture with another's data."""
+        if self.root is None:
             return
         if isinstance(event, events.PlanShown):
-            self._first_frame_of = st.package  # audited once its first frame is drawn
-            st.drop_meshes()  # the view has swapped the scene in (it subscribed first)
+            self._first_frame_of = self.state.package  # audited once its first frame is drawn
+            self.state.drop_meshes()  # the view holds what it uploads (it subscribed first)
+            if self.view.handing_over and self._held is None:
+                self._held = []
+        if self._held is not None:
+            self._held.append(event)
+            return
+        self._show_event(event)
+
+    def _on_handover(self, _view, _package) -> None:
+        """The 3D view shows the new plan now: the rest of the screen follows, this frame."""
+        held, self._held = self._held or [], None
+        for event in held:
+            self._show_event(event)
+
+    def _show_event(self, event: events.Event) -> None:
+        root, st = self.root, self.state
+        if isinstance(event, events.PlanShown):
             root.fill_banner(st.package)
             root.fill_trajectories(st)
             root.fill_structures(st)
@@ -268,8 +288,8 @@ class KioskApp(App):
 
     def _on_slice(self, _event) -> None:
         root, sl = self.root, self.slicing
-        if root is None:
-            return
+        if root is None or self._held is not None:
+            return  # held: the new plan's PlanShown fills this once its picture is shown
         root.view_layout, root.slice_available = sl.layout, sl.available
         root.slice_plane = sl.slice.plane
         fill_presets(root.ids.window_bar, sl, self.set_slice_window)

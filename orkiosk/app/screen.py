@@ -154,58 +154,84 @@ class KioskRoot(BoxLayout):
             self.alert_text = ""
 
     def fill_views(self, state: KioskState) -> None:
-        grid = self.ids.views
-        grid.clear_widgets()
-        for name in NAMED_VIEWS:
-            btn = Factory.RailButton(text=name.upper())
-            btn.bind(on_release=lambda b, n=name: state.set_view(NamedView(n)))
-            grid.add_widget(btn)
+        """The view and cut-plane buttons. Rebuilt only when the plan's own views changed (an
+        update of the same case keeps its buttons: no widget churn while a plan arrives)."""
         pkg = state.package
-        for v in pkg.plan.views if pkg else ():
-            if v.name.lower() in NAMED_VIEWS or v.id.lower() in NAMED_VIEWS:
-                continue  # the standard views are already there
-            btn = Factory.RailButton(text=v.name.upper())
-            btn.bind(on_release=lambda b, vid=v.id: state.set_view(PlanViewRef(vid)))
-            grid.add_widget(btn)
+        extra = tuple(
+            (v.id, v.name)
+            for v in (pkg.plan.views if pkg else ())
+            if v.name.lower() not in NAMED_VIEWS and v.id.lower() not in NAMED_VIEWS
+        )  # the standard views are there already
+        grid = self.ids.views
+        if getattr(grid, "orkiosk_views", None) != extra:
+            grid.clear_widgets()
+            for name in NAMED_VIEWS:
+                btn = Factory.RailButton(text=name.upper())
+                btn.bind(on_release=lambda b, n=name: state.set_view(NamedView(n)))
+                grid.add_widget(btn)
+            for vid, vname in extra:
+                btn = Factory.RailButton(text=vname.upper())
+                btn.bind(on_release=lambda b, vid=vid: state.set_view(PlanViewRef(vid)))
+                grid.add_widget(btn)
+            grid.orkiosk_views = extra
         planes = self.ids.cut_planes
-        planes.clear_widgets()
-        for plane in CUT_PLANES:
-            btn = Factory.RailToggle(text=CUT_LABELS[plane], group="cutplane")
-            btn.state = "down" if state.cut_plane == plane else "normal"
-            btn.bind(on_release=lambda b, pl=plane: state.set_cut(plane=pl))
-            planes.add_widget(btn)
+        if not planes.children:
+            for plane in CUT_PLANES:
+                btn = Factory.RailToggle(text=CUT_LABELS[plane], group="cutplane")
+                btn.orkiosk_plane = plane
+                btn.bind(on_release=lambda b, pl=plane: state.set_cut(plane=pl))
+                planes.add_widget(btn)
+        for btn in planes.children:
+            btn.state = "down" if state.cut_plane == btn.orkiosk_plane else "normal"
 
     def fill_trajectories(self, state: KioskState) -> None:
+        """A PROBE and a SIDE button per trajectory; rebuilt only when the trajectories' ids
+        or names changed."""
         pkg = state.package
+        wanted = tuple((t.id, t.name) for t in pkg.plan.trajectories) if pkg else ()
         box = self.ids.trajectories
+        if getattr(box, "orkiosk_trajectories", None) == wanted:
+            return
         box.clear_widgets()
-        for t in pkg.plan.trajectories:
+        for tid, name in wanted:
             row = BoxLayout(size_hint_y=None, height=Factory.RailButton().height, spacing="2mm")
-            probe = Factory.RailButton(text=f"{t.name.upper()} - PROBE")
-            probe.bind(on_release=lambda b, tid=t.id: state.set_view(TrajectoryView(tid)))
+            probe = Factory.RailButton(text=f"{name.upper()} - PROBE")
+            probe.bind(on_release=lambda b, tid=tid: state.set_view(TrajectoryView(tid)))
             side = Factory.RailButton(text="SIDE", size_hint_x=0.45)
-            side.bind(on_release=lambda b, tid=t.id: state.set_view(TrajectoryView(tid, True)))
+            side.bind(on_release=lambda b, tid=tid: state.set_view(TrajectoryView(tid, True)))
             row.add_widget(probe)
             row.add_widget(side)
             box.add_widget(row)
+        box.orkiosk_trajectories = wanted
 
     def fill_structures(self, state: KioskState) -> None:
+        """One row per structure. Rows are reused and only their changed values set (a new
+        label renders its text again, an unchanged one costs nothing)."""
         pkg = state.package
+        old = self.pages.rows
         rows = []
-        for s in pkg.plan.structures if pkg is not None else ():
+        for i, s in enumerate(pkg.plan.structures if pkg is not None else ()):
             step = state.opacity.get(s.id, OPACITY_STEPS[0])
-            row = StructureRow(
-                sid=s.id,
-                label=s.name,
-                critical=bool(s.critical),
-                shown=s.id not in state.hidden,
-                swatch=list(srgb(s.color)),  # plan colours are linear
-                opacity_text=f"{round(step * 100)} %",
-            )
-            row.bind(on_toggle=lambda r: state.toggle_visible(r.sid))
-            row.bind(on_opacity=lambda r: state.step_opacity(r.sid))
+            values = {
+                "sid": s.id,
+                "label": s.name,
+                "critical": bool(s.critical),
+                "shown": s.id not in state.hidden,
+                "swatch": list(srgb(s.color)),  # plan colours are linear
+                "opacity_text": f"{round(step * 100)} %",
+            }
+            if i < len(old):
+                row = old[i]
+                for key, value in values.items():
+                    if getattr(row, key) != value:
+                        setattr(row, key, value)
+            else:
+                row = StructureRow(**values)
+                row.bind(on_toggle=lambda r: state.toggle_visible(r.sid))
+                row.bind(on_opacity=lambda r: state.step_opacity(r.sid))
             rows.append(row)
-        self.set_structure_rows(rows)
+        if rows != old:
+            self.set_structure_rows(rows)
 
 
 Factory.register("StructureRow", cls=StructureRow)

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 SIZE = (1920, 1080)
-STEPS = ("_loaded", "stage", "draw")
+STEPS = ("_loaded", "stage", "_upload_steps", "_frame_steps", "draw")
 
 
 def make_second_version(pkg: Path, out: Path) -> Path:
@@ -119,7 +119,7 @@ def main(cfg: dict) -> None:
         last[0] = now
 
     Clock.schedule_interval(tick, 0)
-    for obj, name in ((app, "_loaded"), (view, "stage"), (view, "draw")):
+    for obj, name in [(app, "_loaded")] + [(view, n) for n in STEPS[1:]]:
         orig = getattr(obj, name)
 
         def timed(*a, _orig=orig, _name=name, **k):

@@ -15,19 +15,26 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, replace
 
 import moderngl
-import numpy as np
 from kivy.clock import Clock
 from kivy.graphics import Color, Rectangle
-from kivy.graphics.texture import Texture
 from kivy.metrics import Metrics
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
-from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
 from orkiosk.app.model import KioskState, Pick, events
 from orkiosk.app.touchinput import GestureInput
+from orkiosk.app.viewframes import (
+    STEP_MS,
+    UPLOAD_SLICE,
+    Pictures,
+    StepBudget,
+    run_steps,
+    shown_coords,
+)
+from orkiosk.app.viewlabels import ViewLabels
 from orkiosk.render import glstate
 from orkiosk.render.camera import Camera
 from orkiosk.render.errors import RenderError
@@ -40,9 +47,53 @@ log = logging.getLogger("orkiosk.view")
 FULL_TEX_COORDS = (0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0)
 
 
+# model events that change nothing in the 3D picture (they must not restart a frame in steps)
+_NOT_DRAWN = (
+    events.PendingChanged,
+    events.ChangesChanged,
+    events.ErrorChanged,
+    events.ModeChanged,
+    events.LockChanged,
+)
+
+
+@dataclass
+class _Job:
+    """A frame being drawn in steps (orkiosk.render's frame_steps) into the back picture."""
+
+    steps: object  # orkiosk.render.steps.FrameSteps: each next() draws one step
+    scene: object  # the Scene it draws
+    quality: Quality
+    interactive: bool
+    viewport: tuple  # (w, h) drawn into the bottom-left of the back picture
+    scale: float  # of the view's pixels
+    started: float
+
+    @property
+    def label(self) -> str:
+        return "interactive" if self.interactive else "full"
+
+
+class _Incoming:
+    """A plan being handed over: its meshes uploading in slices, then its first frame drawn
+    in steps behind the picture on screen."""
+
+    def __init__(self, package, upload):
+        self.package = package
+        self.upload = upload
+        self.scene = None  # once uploaded
+
+    def release(self) -> None:
+        if self.scene is not None:
+            self.scene.release()
+        else:
+            self.upload.release()
+
+
 class PlanView(GestureInput, Widget):
     """The 3D plan. `state` is the KioskState it shows; call `show(package)` via the state."""
 
+    __events__ = ("on_handover",)
     fps = NumericProperty(0.0)
     frame_ms = NumericProperty(0.0)
     quality = StringProperty("full")
@@ -58,11 +109,15 @@ class PlanView(GestureInput, Widget):
         self.recognizer = GestureRecognizer()
         self.governor = InteractionQuality()
         self.lod_triangles = DEFAULT_LOD_BUDGET
-        self._target = None  # (Texture, external texture, depth, framebuffer)
-        self._staged = None  # (manifest sha256, Scene) uploaded, not yet shown
-        self._dirty = True
+        self._pictures = Pictures()  # front (on screen) and back (a full frame being built)
+        self._staged = None  # (manifest sha256, scene upload) of a plan about to be shown
+        self._incoming: _Incoming | None = None  # a plan being handed over
+        self._job = None  # a full frame being drawn in steps into the back picture
+        self._budget = StepBudget()
+        self._dirty = True  # the picture on screen is not the model's latest full frame
+        self.last_steps = None  # the last UI frame's StepRun (benchmarks, tests)
         self._frame_times: list[float] = []
-        self._labels: dict[tuple[str, str], Label] = {}
+        self._view_labels = ViewLabels(self)
         self._px_per_mm = Metrics.dpi / 25.4
         with self.canvas:
             self._color = Color(1, 1, 1, 0)  # invisible until a picture exists (not a white glare)
@@ -103,72 +158,91 @@ class PlanView(GestureInput, Widget):
     def _on_geometry(self, *_):
         self._rect.pos = self.pos
         self._rect.size = self.size
-        self._dirty = True
+        self._invalidate()
         if self.state is not None:
             self.state.set_viewport(*self._pixel_size(), self._px_per_mm)
 
     def _pixel_size(self) -> tuple[int, int]:
         return max(1, int(round(self.width))), max(1, int(round(self.height)))
 
-    def _ensure_target(self, size) -> None:
-        if self._target is not None and self._target[0].size == size:
-            return
-        self._release_target()
-        tex = Texture.create(size=size, colorfmt="rgba")
-        tex.blit_buffer(bytes(size[0] * size[1] * 4), colorfmt="rgba", bufferfmt="ubyte")
-        ext = self.ctx.external_texture(tex.id, size, 4, 0, "f1")
-        depth = self.ctx.depth_renderbuffer(size)
-        fbo = self.ctx.framebuffer([ext], depth)
-        self._target = (tex, ext, depth, fbo)
-        self._rect.texture = tex
-        self._color.a = 1
+    def _invalidate(self) -> None:
+        """The picture must be drawn again; a full frame half built is dropped (the picture on
+        screen stays until a complete one replaces it)."""
+        self._dirty = True
+        self._drop_job()
 
-    def _release_target(self) -> None:
-        if self._target is not None:
-            _tex, ext, depth, fbo = self._target
-            fbo.release()
-            depth.release()
-            ext.release()  # wraps Kivy's texture id: moderngl does not delete external textures
-            self._target = None
+    def _drop_job(self) -> None:
+        if self._job is not None:
+            self._job.steps.close()  # its scene buffers go back to the renderer
+            self._job = None
+
+    def _ensure_pictures(self, size) -> None:
+        if self._pictures.ensure(self.ctx, size):
+            self._drop_job()
+            self._show()
+
+    def _show(self) -> None:
+        """Put what the pictures hold on screen (an old size's picture cropped, not blank)."""
+        pictures = self._pictures
+        pictures.drop_stale()
+        shown = pictures.shown
+        self._rect.texture = shown.texture
+        self._rect.tex_coords = shown_coords(shown, self._pixel_size())
+        self._color.a = 1 if shown.drawn else 0  # no white glare before a first picture
 
     # ------------------------------------------------------------------ plans
-    def stage(self, package, prepared=None) -> None:
-        """Upload a package's meshes beside the scene on screen (raises if that fails).
+    @property
+    def handing_over(self) -> bool:
+        """A new plan is shown in the model but its picture is not on screen yet."""
+        return self._incoming is not None
 
-        `prepared`: orkiosk.render.prepare.prepare_scene(...) made on a worker thread, so that
-        only the buffer uploads happen here on the UI thread."""
+    def on_handover(self, package) -> None:
+        """Event: the first picture of `package` is on screen (the screen's other widgets
+        follow in this frame)."""
+
+    def stage(self, package, prepared=None) -> None:
+        """Start uploading a package's meshes beside the scene on screen. Raises if the GPU
+        cannot hold them (every buffer is allocated here); the data follows in slices, a few
+        milliseconds per UI frame, once the model shows the plan.
+
+        `prepared`: orkiosk.render.prepare.prepare_scene(...) made on a worker thread."""
         self._ensure_gl()
         saved = glstate.kivy_state()
         try:
             if prepared is None:
                 prepared = prepare_scene(package.plan, package.meshes, self.lod_triangles)
-            scene = self.renderer.create_scene(prepared)
+            upload = self.renderer.scene_upload(prepared, chunk_bytes=UPLOAD_SLICE)
         finally:
             glstate.unbind_vertex_array()
             glstate.hand_back_to_kivy(saved)
         if self._staged is not None:
             self._staged[1].release()
-        self._staged = (package.manifest_sha256, scene)
+        self._staged = (package.manifest_sha256, upload)
 
     def swap_in(self, package) -> None:
-        """Show the staged scene of `package` at once and release the old GPU objects."""
+        """The model shows `package`: hand it over (upload, first frame) behind the picture
+        on screen; the old scene stays until the new picture replaces it."""
         if self._staged is None or self._staged[0] != package.manifest_sha256:
             self.stage(package)
-        old, self.scene = self.scene, self._staged[1]
+        if self._incoming is not None:  # superseded before its picture was shown
+            self._incoming.release()
+        self._incoming = _Incoming(package, self._staged[1])
         self._staged = None
-        if old is not None:
-            old.release()
-        self._dirty = True
+        self._invalidate()
         self.ready = False
 
     def release(self) -> None:
         Clock.unschedule(self._clock)
         Clock.unschedule(self._ticker)
-        for scene in (self.scene, self._staged[1] if self._staged else None):
-            if scene is not None:
-                scene.release()
-        self.scene = self._staged = None
-        self._release_target()
+        self._drop_job()
+        if self._staged is not None:
+            self._staged[1].release()
+        if self._incoming is not None:
+            self._incoming.release()
+        if self.scene is not None:
+            self.scene.release()
+        self.scene = self._staged = self._incoming = None
+        self._pictures.release()
         if self.renderer is not None:
             self.renderer.release()
             self.renderer = None
@@ -184,7 +258,7 @@ class PlanView(GestureInput, Widget):
 
     def _moved(self, interactive: bool) -> None:
         """Redraw; while the view keeps moving, at interactive quality."""
-        self._dirty = True
+        self._invalidate()
         if interactive:
             self.governor.moved()
 
@@ -199,162 +273,230 @@ class PlanView(GestureInput, Widget):
             self.recognizer.locked = event.locked
         elif isinstance(event, events.ModeChanged):
             self.recognizer.one_finger = "drag" if event.mode == "cut" else "rotate"
-        self._dirty = True
+        if not isinstance(event, _NOT_DRAWN):
+            self._invalidate()
 
     def display_state(self) -> DisplayState:
-        if self.state is None or self.scene is None:
+        if self.state is None or self._drawn_scene() is None:
             return DisplayState()
         return self.state.display_state()
 
+    def _drawn_scene(self):
+        """The scene the model's state belongs to: the incoming one during a handover."""
+        if self._incoming is not None:
+            return self._incoming.scene  # None while it uploads
+        return self.scene
+
     # ------------------------------------------------------------------ frames
     def _frame(self, _dt) -> None:
-        if self.scene is None or self.camera is None or self.width < 2 or self.height < 2:
+        if self.camera is None or self.width < 2 or self.height < 2:
             return
-        if not self._dirty and not self.governor.needs_full_frame():
+        inc = self._incoming
+        if inc is not None and inc.scene is None:
+            self._upload_steps(inc)
             return
-        self.draw(interactive=self.governor.moving())
-        self._dirty = False
+        scene = self._drawn_scene()
+        if scene is None or (not self._dirty and not self.governor.needs_full_frame()):
+            return
+        self._ensure_gl()
+        self._ensure_pictures(self._pixel_size())
+        moving = self.governor.moving()
+        if inc is None and (moving or not self._pictures.shown.drawn):
+            self.draw(interactive=True)  # at once, into the picture on screen
+            self._dirty = not moving  # a blank view: the full frame follows at once
+            return
+        self._frame_steps(scene, interactive=moving)
+
+    def _upload_steps(self, inc: _Incoming) -> None:
+        saved = glstate.kivy_state()
+        try:
+            run = run_steps(self.ctx, lambda: (inc.upload.step(), 0, 0))
+        except RenderError as exc:
+            self._handover_failed(inc, exc)
+            return
+        finally:
+            glstate.unbind_vertex_array()
+            glstate.hand_back_to_kivy(saved)
+        self.last_steps = run
+        if run.done:
+            inc.scene = inc.upload.scene
+
+    def _handover_failed(self, inc: _Incoming, exc: Exception) -> None:
+        """The GPU could not take the new plan: keep the old picture and say so."""
+        log.error("could not hand the new plan to the GPU: %s", exc)
+        inc.release()
+        self._incoming = None
+        if self.state is not None:
+            self.state.set_error(f"Display problem: {exc}")
+        self.dispatch("on_handover", inc.package)
 
     def draw(self, interactive: bool = False) -> None:
-        """Render one frame into the Kivy texture now.
-
-        Interactive frames are drawn directly into the bottom-left part of the texture at the
-        governor's scale and shown stretched (no scaling pass); full frames fill it, with MSAA.
-        """
+        """Render one frame now, all at once. Interactive: into the picture on screen, in its
+        bottom-left part at the governor's scale, shown stretched (no scaling pass). Full:
+        into the back picture, then shown (tests and `snapshot`-like uses)."""
+        if not interactive:
+            inc = self._incoming
+            while inc is not None and inc.scene is None and self._incoming is inc:
+                self._upload_steps(inc)
+            self._drop_job()
+            if self._drawn_scene() is not None:
+                self._start_job(self._drawn_scene(), interactive=False)
+                self._frame_job_steps(float("inf"))
+            return
         self._ensure_gl()
         w, h = self._pixel_size()
-        gov = self.governor
-        if interactive:
-            q = gov.quality()
-            vw, vh = max(1, int(w * q.scale)), max(1, int(h * q.scale))
-            quality = Quality(scale=1.0, msaa=0, lod=q.lod, outlines=False)
-            tex_coords = (0.0, 0.0, vw / w, 0.0, vw / w, vh / h, 0.0, vh / h)
-        else:
-            vw, vh, quality, tex_coords = w, h, gov.full, FULL_TEX_COORDS
+        self._ensure_pictures((w, h))
+        q = self._interactive_quality()
+        vw, vh = max(1, int(w * q.scale)), max(1, int(h * q.scale))
+        quality = replace(q, scale=1.0)
+        front = self._pictures.front
+        self._drop_job()
         saved = glstate.kivy_state()
         t0 = time.perf_counter()
         try:
-            self._ensure_target((w, h))
             self.renderer.render(
-                self.scene,
+                self._drawn_scene(),
                 self.camera,
                 self.display_state(),
-                framebuffer=self._target[3],
+                framebuffer=front.fbo,
                 viewport=(0, 0, vw, vh),
                 quality=quality,
             )
         except RenderError as exc:
-            log.error("render failed: %s", exc)
-            if self.state is not None:
-                self.state.set_error(f"Display problem: {exc}")
+            self._render_failed(exc)
         finally:
             glstate.hand_back_to_kivy(saved)
+        front.hold(self._drawn_scene(), (vw, vh), q.scale)
+        self._shown((time.perf_counter() - t0) * 1000, None, "interactive")
+
+    def _interactive_quality(self) -> Quality:
+        """The governor's interactive preset at its current scale (drawn at that fraction of
+        the view's pixels into the bottom-left of a picture, shown stretched)."""
+        gov = self.governor
+        return replace(gov.interactive, scale=gov.scale, msaa=0, outlines=False)
+
+    def _frame_steps(self, scene, interactive: bool) -> None:
+        """This UI frame's share of a frame drawn in steps into the back picture."""
+        if self._job is None:
+            self._start_job(scene, interactive)
+        self._frame_job_steps(STEP_MS)
+
+    def _frame_job_steps(self, budget_ms: float) -> None:
+        saved = glstate.kivy_state()
+        try:
+            self.last_steps = run_steps(self.ctx, self._step_job, budget_ms, self._budget)
+        finally:
+            glstate.hand_back_to_kivy(saved)
+
+    def _start_job(self, scene, interactive: bool) -> None:
+        w, h = self._pixel_size()
+        self._ensure_pictures((w, h))
+        q = self._interactive_quality() if interactive else self.governor.full
+        scale = q.scale if interactive else 1.0
+        vw, vh = max(1, int(w * scale)), max(1, int(h * scale))
+        if interactive:
+            q = replace(q, scale=1.0)
+        back = self._pictures.back
+        steps = self.renderer.frame_steps(
+            scene,
+            self.camera,
+            self.display_state(),
+            framebuffer=back.fbo,
+            viewport=(0, 0, vw, vh),
+            quality=q,
+            budget=self._budget.triangles,
+            pixels=self._budget.pixels,
+        )
+        self._job = _Job(steps, scene, q, interactive, (vw, vh), scale, time.perf_counter())
+
+    def _step_job(self) -> tuple[bool, int, int]:
+        """One step of the frame being built: (done, triangles, pixels drawn)."""
+        job = self._job
+        job.steps.budget = self._budget.triangles  # what the last steps measured
+        job.steps.pixels = self._budget.pixels
+        try:
+            step = next(job.steps)
+        except RenderError as exc:
+            self._drop_job()
+            self._dirty = False
+            self._render_failed(exc)
+            return True, 0, 0
+        if step.last:
+            self._finish_job(job)
+        return step.last, step.triangles, step.pixels
+
+    def _finish_job(self, job) -> None:
+        """The frame is complete in the back picture: show it (and a plan handed over)."""
+        self._job = None
+        front = self._pictures.swap()
+        front.hold(job.scene, job.viewport, job.scale)
+        inc, self._incoming = self._incoming, None
+        if inc is not None:
+            old, self.scene = self.scene, inc.scene
+            if old is not None:
+                old.release()
+        self._dirty = False
+        ms = (time.perf_counter() - job.started) * 1000
+        self._shown(ms, None if job.interactive else job.quality, job.label)
+        if inc is not None:
+            self.dispatch("on_handover", inc.package)
+
+    def _render_failed(self, exc: RenderError) -> None:
+        log.error("render failed: %s", exc)
+        if self.state is not None:
+            self.state.set_error(f"Display problem: {exc}")
+
+    def _shown(self, ms: float, full_quality, label: str) -> None:
+        """A picture is on screen: show it, count it, place the labels."""
         glstate.collect_gl_garbage(self.ctx)
-        dt = time.perf_counter() - t0
-        gov.frame_done(dt * 1000, None if interactive else quality)
-        self._rect.tex_coords = tex_coords
+        self._show()
+        self.governor.frame_done(ms, full_quality)
         self._frame_times = (self._frame_times + [time.perf_counter()])[-30:]
         if len(self._frame_times) > 1:
             span = self._frame_times[-1] - self._frame_times[0]
             self.fps = (len(self._frame_times) - 1) / span if span > 0 else 0.0
-        self.frame_ms = dt * 1000
-        self.quality = "interactive" if interactive else "full"
+        self.frame_ms = ms
+        self.quality = label
         self.frames += 1
         self.canvas.ask_update()
         self._update_labels()
         self.ready = True
 
     # ------------------------------------------------------------------ labels
-    # Names over the 3D view: capitals >= 5 mm on the configured panel (Roboto Bold capitals are
-    # 0.71 em: 7.5 mm type gives 5.3 mm); the measure markers A and B bigger. Placed by
-    # orkiosk.app.labelplace so that no two overlap and none covers a marker or a named point.
-    LABEL_FONT = "7.5mm"
-    MARKER_FONT = "9mm"
+    @property
+    def label_boxes(self) -> dict:
+        """key -> placed label box in window pixels (for checks and tests)."""
+        return self._view_labels.boxes
+
+    @property
+    def _labels(self) -> dict:
+        return self._view_labels.labels
 
     def _update_labels(self) -> None:
-        from kivy.graphics import InstructionGroup, Line
-
-        from orkiosk.app.labelplace import Box, Wanted, place_labels
-
         w, h = self._pixel_size()
-        wanted = {}
-        for i, p in enumerate(self.state.picks if self.state else []):  # markers first
-            ((x, y, depth),) = self.camera.project(np.asarray([p.point]), w, h)
-            if depth > 0:
-                wanted[("pick", str(i))] = ("AB"[i], float(x), float(y))
         labels = self.renderer.labels(self.scene, self.camera, w, h, self.display_state())
-        for kind in ("target", "landmark"):  # then targets, then landmarks
-            for lab in labels:
-                if lab.kind == kind and lab.on_screen:
-                    text = lab.text if kind == "landmark" else f"{lab.text} (target)"
-                    wanted[(kind, lab.id)] = (text, lab.x, lab.y)
-        for key in list(self._labels):
-            if key not in wanted:
-                self.remove_widget(self._labels.pop(key))
-        for key, (text, _x, _y) in wanted.items():
-            lab = self._labels.get(key)
-            if lab is None:
-                lab = Label(
-                    font_size=self.MARKER_FONT if key[0] == "pick" else self.LABEL_FONT,
-                    bold=True,
-                    color=(1, 0.9, 0.3, 1) if key[0] == "pick" else (0.92, 0.95, 1, 1),
-                    outline_width=3,
-                    outline_color=(0, 0, 0, 1),
-                    size_hint=(None, None),
-                )
-                self._labels[key] = lab
-                self.add_widget(lab)
-            if lab.text != text:  # rendering text is slow: only when it changes
-                lab.text = text
-                lab.texture_update()
-                lab.size = lab.texture_size
-        keys = list(wanted)
-        placed = place_labels(
-            [Wanted((x, h - y), tuple(self._labels[k].size)) for k, (_t, x, y) in wanted.items()],
-            Box(0, 0, w, h),
-            gap=self._px_per_mm * 2,
-            margin=self._px_per_mm * 0.5,
-            dot=self._px_per_mm * 1.5,
-        )
-        leaders = getattr(self, "_leaders", None)
-        if leaders is None:
-            leaders = self._leaders = InstructionGroup()
-            self.canvas.after.add(leaders)
-        leaders.clear()
-        self.label_boxes = {}  # key -> placed box in window pixels (for checks and tests)
-        for key, spot in zip(keys, placed, strict=True):
-            lab = self._labels[key]
-            if spot is None:  # no room without covering another: left out, not piled up
-                lab.opacity = 0
-                continue
-            lab.opacity = 1
-            lab.pos = (float(self.x + spot.box.x), float(self.y + spot.box.y))
-            self.label_boxes[key] = (lab.x, lab.y, lab.width, lab.height)
-            if spot.leader:
-                _t, x, y = wanted[key]  # to the nearest point of the box: never over the text
-                b = spot.box
-                bx, by = min(max(x, b.x), b.x + b.w), min(max(h - y, b.y), b.y + b.h)
-                leaders.add(Color(0.92, 0.95, 1, 0.85))
-                leaders.add(
-                    Line(points=[self.x + x, self.y + h - y, self.x + bx, self.y + by], width=1.5)
-                )
+        picks = self.state.picks if self.state else []
+        self._view_labels.update(labels, picks, self.camera, (w, h), self._px_per_mm)
 
     # ------------------------------------------------------------------ touch
     def _tick_gestures(self, _dt) -> None:
         self._apply(self.recognizer.tick(time.monotonic()))
 
     def _apply(self, commands) -> None:
-        if commands and self.state is not None and self.scene is not None:
+        if commands and self.state is not None and self._drawn_scene() is not None:
             self.state.handle_gestures(commands, pick=self.pick_mm)
 
     def pick_mm(self, x_mm: float, y_mm: float) -> Pick | None:
         """What lies under a point given in mm from the view's bottom-left corner."""
         w, h = self._pixel_size()
         ppm = self._px_per_mm
+        scene = self._drawn_scene()
+        if scene is None:
+            return None
         saved = glstate.kivy_state()
         try:
             hit = self.renderer.pick(
-                self.scene, self.camera, x_mm * ppm, h - y_mm * ppm, w, h, self.display_state()
+                scene, self.camera, x_mm * ppm, h - y_mm * ppm, w, h, self.display_state()
             )
         finally:
             glstate.hand_back_to_kivy(saved)
