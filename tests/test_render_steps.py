@@ -499,9 +499,11 @@ def test_abandoned_upload_releases_everything(renderer, ctx, demo, monkeypatch):
 def test_arrival_bench(ctx):
     from orkiosk.render.bench import arrival_rows, bench_arrival
 
-    r = bench_arrival(3000, (64, 48), budgets=(500,), chunk_bytes=4096, repeats=1, ctx=ctx)
+    budgets = ((500, None), (500, 600))
+    r = bench_arrival(3000, (64, 48), budgets=budgets, chunk_bytes=4096, repeats=1, ctx=ctx)
     assert r["triangles"] > 2500 and r["slices"] >= 2 and r["frame_ms"] > 0
-    assert r["stepped"][500]["steps"] > 6 and r["stepped"][500]["longest_ms"] > 0
+    assert r["stepped"][(500, None)]["steps"] > 6 and r["stepped"][(500, None)]["longest_ms"] > 0
+    assert r["stepped"][(500, 600)]["steps"] > r["stepped"][(500, None)]["steps"]  # in bands
     rows = arrival_rows(r, (64, 48))
-    assert len(rows) == 4 and all(row["benchmark"] == "render" for row in rows)
+    assert len(rows) == 5 and all(row["benchmark"] == "render" for row in rows)
     assert ctx.error == "GL_NO_ERROR"
