@@ -14,6 +14,14 @@ def bucket(size: tuple[int, int]) -> tuple[int, int]:
     return tuple(-(-int(n) // BUCKET) * BUCKET for n in size)
 
 
+def holds(made: tuple[int, int], size: tuple[int, int]) -> bool:
+    """Buffers made at `made` serve `size`: big enough, and not more than twice the pixels
+    a fresh set would have."""
+    want = bucket(size)
+    big_enough = made[0] >= size[0] and made[1] >= size[1]
+    return big_enough and made[0] * made[1] <= 2 * want[0] * want[1]
+
+
 class SceneTargets:
     """Offscreen buffers for one scene size: multisampled opaque, resolved, OIT accumulation.
     `size` is what they were made for, `used` the part (bottom-left) the current frame uses."""
@@ -97,11 +105,12 @@ class TargetCache:
         """Scene buffers for one frame until take_back(): a stepped frame keeps its own while
         other frames are drawn between its steps (then a second set is made). A free set of
         another size is remade, so there are only as many sets as frames in progress. A set is
-        made at the size rounded up to BUCKET pixels and used for any size it holds."""
+        made at the size rounded up to BUCKET pixels and used for any size it holds (holds())."""
         free = [t for t in self._scenes if not t.lent]
-        want = bucket(size)
-        t = next((t for t in free if t.size == want and t.samples == samples), None)
+        fits = [t for t in free if t.samples == samples and holds(t.size, size)]
+        t = min(fits, key=lambda t: t.size[0] * t.size[1], default=None)
         if t is None:
+            want = bucket(size)
             if free:
                 free[0].release()
                 self._scenes.remove(free[0])
