@@ -17,6 +17,7 @@ import shutil
 import socket
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 log = logging.getLogger("orkiosk.intake")
@@ -158,7 +159,8 @@ class SyncIntake:
 
     A plan that arrives is verified with the kiosk's own trusted keys and, for the case already
     committed, committed to the store; then it is offered to the app like any other package
-    (`offer(path)`, which hands it to the Kivy thread). A plan for another case or patient is
+    (`offer(path, verified)`, which hands it to the Kivy thread; `verified` is the Package the
+    store verified, so that the screen does not verify the same files again). A plan for another case or patient is
     offered from staging without being committed: nothing of it is shown until a person confirms
     it on the kiosk. The app calls `report(path, outcome, reason)` once its screen has decided,
     and that answer goes back to the hub. A plan waiting for confirmation is committed when the
@@ -211,7 +213,10 @@ class SyncIntake:
         from orkiosk.sync.receiver import Outcome
         from orkiosk.sync.rooms import reason_of
 
+        verified = []
+
         def check(pkg) -> None:
+            verified.append(pkg)  # verified by the store with this kiosk's own trust
             current = self.store.current()
             if current is not None and not same_case(current.path, pkg):
                 raise AwaitConfirmation("another case or patient")
@@ -229,7 +234,12 @@ class SyncIntake:
         with self._lock:
             self._waiting[Path(path).resolve()] = (state.sha, state, staged)
         log.info("hub: plan %s v%d offered", state.case_id, state.plan_version)
-        self.offer(Path(path))
+        # the package the store verified (the committed files are those very files, hard
+        # linked): the screen need not read, hash and decode 20 MB again while the plan arrives
+        pkg = replace(verified[-1], path=Path(path)) if verified else None
+        if pkg is not None and pkg.manifest_sha256 != state.sha:
+            pkg = None  # not the plan the hub announced: let the screen verify what it reads
+        self.offer(Path(path), pkg)
         return None  # the screen decides; report() answers
 
     def report(self, path: Path, outcome: str, reason: str = "") -> None:

@@ -153,17 +153,18 @@ class KioskApp(App):
         self.view.release()
 
     # ------------------------------------------------------------------ loading
-    def request_load(self, path: Path, source: str) -> None:
-        """From any thread: verify and prepare a package off the UI thread, then offer it."""
+    def request_load(self, path: Path, source: str, verified=None) -> None:
+        """From any thread: verify and prepare a package off the UI thread, then offer it.
+        `verified`: the Package of `path` as this kiosk's plan store verified it (hub plans)."""
         with self._lock:
             self._loading += 1
         Clock.schedule_once(lambda dt: self._refresh_status())
-        self._pool.submit(self._load_worker, Path(path), source)
+        self._pool.submit(self._load_worker, Path(path), source, verified)
 
-    def _load_worker(self, path: Path, source: str) -> None:
+    def _load_worker(self, path: Path, source: str, verified=None) -> None:
         t0 = time.perf_counter()
         try:
-            loaded = load_for_display(path, self.settings, self._trusted)
+            loaded = load_for_display(path, self.settings, self._trusted, verified)
         except OrkioskError as exc:
             msg = getattr(exc, "headline", None) or str(exc)  # one decisive reason for the screen
             log.info("refused %s, in full: %s", path, "; ".join(getattr(exc, "log_lines", [msg])))

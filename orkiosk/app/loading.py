@@ -22,17 +22,24 @@ class Loaded:
 
 
 def load_for_display(
-    path: Path, settings: KioskSettings, trusted: dict[str, TrustedKey] | None
+    path: Path,
+    settings: KioskSettings,
+    trusted: dict[str, TrustedKey] | None,
+    verified: Package | None = None,
 ) -> Loaded:
     """The verified package, its trajectory readouts and its prepared scene; raises
     OrkioskError naming what is wrong. Fails closed: a configured trust folder whose keys could
-    not be read refuses every plan rather than silently skipping the signature check."""
+    not be read refuses every plan rather than silently skipping the signature check.
+    `verified`: the package as the kiosk's own plan store verified it from these very files
+    (with the same trust folder, a signature required): not read and checked a second time."""
     if settings.trust is not None and trusted is None:
         raise OrkioskError(
             f"the trusted keys in {settings.trust} are unusable, so no plan can be verified; "
             "fix the kiosk's trust folder"
         )
-    pkg = load_package(path, trusted=trusted, require_signature=settings.require_signature)
+    pkg = verified
+    if pkg is None or pkg.path != Path(path) or (trusted is not None and pkg.signed_by is None):
+        pkg = load_package(path, trusted=trusted, require_signature=settings.require_signature)
     summarise(pkg)  # for the "what changed" banner: not on the UI thread
     return Loaded(
         pkg,

@@ -42,7 +42,9 @@ class SyncScreen:
         self.started = time.time()
         self.stale_after_s = settings.stale_after_s
         self.intake = SyncIntake(
-            settings, lambda p: app.request_load(p, "hub"), on_follow=self._from_hub
+            settings,
+            lambda p, verified=None: app.request_load(p, "hub", verified),
+            on_follow=self._from_hub,
         )
         self._ended = None
         self.follow_at_start = settings.follow

@@ -1,0 +1,35 @@
+"""The screen's worker-thread part of loading: a package the kiosk's plan store has just
+verified (hub plans) is not read and verified a second time; anything else is."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from orkiosk.app import loading
+from orkiosk.app.settings import KioskSettings
+from orkiosk.plan.package import load_package
+
+
+def test_a_package_the_store_verified_is_not_verified_again(package, monkeypatch):
+    verified = load_package(package)
+    calls = []
+    monkeypatch.setattr(loading, "load_package", lambda *a, **k: calls.append(a) or verified)
+    loaded = loading.load_for_display(package, KioskSettings(), None, verified)
+    assert loaded.package is verified and calls == []
+    assert loaded.prepared.structures and loaded.metrics is not None
+
+
+def test_anything_else_is_verified(package, tmp_path, monkeypatch):
+    verified = load_package(package)
+    calls = []
+    real = loading.load_package
+    monkeypatch.setattr(loading, "load_package", lambda *a, **k: calls.append(a) or real(*a, **k))
+    other = replace(verified, path=tmp_path / "elsewhere")  # not the files offered
+    loading.load_for_display(package, KioskSettings(), None, other)
+    assert len(calls) == 1
+    # a kiosk with trusted keys: an unsigned "verified" package is checked again (and refused)
+    with pytest.raises(Exception, match="signature"):
+        loading.load_for_display(package, KioskSettings(require_signature=True), {}, verified)
+    assert len(calls) == 2
