@@ -17,6 +17,7 @@ SAMPLES = [
     codec.State("OR-3", SHA, "CASE-1", 4, (("plan.json", 900), ("meshes/head.glb", 12345))),
     codec.State("OR-3", "", "", 0, ()),
     codec.Notice("OR-3"),
+    codec.Incoming("OR-3", SHA, "CASE-1", 5, (("plan.json", 900), ("plan.sig", 64))),
     codec.Fetch(SHA, "meshes/head.glb", 1 << 20, codec.CHUNK_MAX),
     codec.Chunk(SHA, "meshes/head.glb", 0, b"\x00\xff" * 10),
     codec.Answer("OR-3", SHA, "CASE-1", 4, "refused", "the signature check failed"),
@@ -74,6 +75,22 @@ def header(**doc) -> list[bytes]:
         ([*header(t="put", sha=SHA, path="a", offset=0), b"x" * (codec.CHUNK_MAX + 1)], "exceeds"),
         ([codec.MAGIC, b" " * (codec.MAX_HEADER + 1)], "exceeds"),
         (header(t="error", reason="x" * 1000), "at most 400"),
+        (
+            header(t="incoming", room="a", sha="", case_id="c", plan_version=1, files=[]),
+            "'sha' must be 64 lower-case hex",
+        ),
+        (
+            header(t="incoming", room="a", sha=SHA, case_id="c", plan_version=1, files=[["a"]]),
+            "each file must be [path, size]",
+        ),
+        (
+            header(t="incoming", room="a", sha=SHA, case_id="c", plan_version=-1, files=[]),
+            "'plan_version' must be an int",
+        ),
+        (
+            header(t="incoming", room="a", sha=SHA, case_id="c", plan_version=1, files=[]) + [b"x"],
+            "carries no data frame",
+        ),
         (
             header(t="push", room="a", sha=SHA, case_id="c", plan_version=1, files=[["a", 1]] * 2),
             "lists a twice",
@@ -187,3 +204,11 @@ def test_mutated_valid_messages_never_escape(msg, data):
     except ProtocolError:
         return
     assert decode(encode(out)) == out
+
+
+def test_a_chunk_of_a_received_buffer_is_sent_uncopied():
+    """The hub answers a waiting fetch with a slice of the planner's received put (cut-through)."""
+    view = memoryview(b"\x01\x02" * 1000)[10:1010]
+    frames = encode(codec.Chunk(SHA, "meshes/head.glb", 0, view))
+    assert frames[2] is view
+    assert bytes(decode(frames).data) == bytes(view)

@@ -89,8 +89,21 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class Incoming:
+    """Hub -> kiosk: a planner is uploading this package for the room (cut-through): the kiosk
+    may fetch its files while they arrive, but commits it only once a State names it."""
+
+    room: str
+    sha: str
+    case_id: str
+    plan_version: int
+    files: tuple
+
+
+@dataclass(frozen=True)
 class Fetch:
-    """Kiosk -> hub: send `length` bytes of a committed file from `offset` (one credit)."""
+    """Kiosk -> hub: send `length` bytes of a file from `offset` (one credit): of a committed
+    plan, or of an incoming one (answered once the planner's upload has those bytes)."""
 
     sha: str
     path: str
@@ -239,6 +252,13 @@ _SCHEMA = {
         "files": _files,
     },
     Notice: {"room": _room},
+    Incoming: {
+        "room": _room,
+        "sha": _sha,
+        "case_id": _CASE,
+        "plan_version": _VERSION,
+        "files": _files,
+    },
     Fetch: {"sha": _sha, "path": _path, "offset": _OFFSET, "length": _LENGTH},
     Chunk: {"sha": _sha, "path": _path, "offset": _OFFSET},
     Answer: {
@@ -289,6 +309,7 @@ Message = (
     | GetState
     | State
     | Notice
+    | Incoming
     | Fetch
     | Chunk
     | Answer
@@ -325,8 +346,9 @@ def encode(msg) -> list[bytes]:
             else (list(value) if isinstance(value, tuple) else value)
         )
     frames = [MAGIC, json.dumps(doc, separators=(",", ":")).encode("utf-8")]
-    if cls in WITH_DATA:
-        frames.append(bytes(msg.data))
+    if cls in WITH_DATA:  # bytes or a received frame's memoryview: sent as they are, uncopied
+        data = msg.data
+        frames.append(data if isinstance(data, (bytes, memoryview)) else bytes(data))
     decode(frames)  # never send what the other side would refuse
     return frames
 
