@@ -101,6 +101,20 @@ def test_a_part_is_visible_only_under_its_temporary_name_until_complete(tmp_path
     assert (tmp_path / "f").read_bytes() == b"x" * 10 + b"y" * 15
 
 
+def test_read_serves_what_is_written_from_the_part_and_then_the_file(tmp_path):
+    """The hub serves an upload's bytes to kiosks while it arrives (cut-through)."""
+    data = os.urandom(3 * CHUNK)
+    w = StagingWriter(tmp_path)
+    w.write("f", 0, data[:CHUNK], len(data))
+    assert w.read("f", 0, CHUNK) == data[:CHUNK]
+    assert w.read("f", 10, 2 * CHUNK) == data[10:CHUNK]  # never past what is written
+    w.close_files()  # its .part closed: still read from there
+    assert w.read("f", 5, 10) == data[5:15]
+    w.write("f", CHUNK, data[CHUNK:], len(data))
+    assert w.read("f", CHUNK, 2 * CHUNK) == data[CHUNK:]  # complete: from the file itself
+    assert w.read("f", len(data) - 4, CHUNK) == data[-4:]
+
+
 def test_out_of_order_chunks_land_in_place_and_are_hashed_once_reached(tmp_path):
     data = os.urandom(6 * CHUNK)
     w = StagingWriter(tmp_path)

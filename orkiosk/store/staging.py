@@ -124,6 +124,25 @@ class StagingWriter:
             return 0
         return st.st_size
 
+    def read(self, rel: str, offset: int, length: int) -> bytes:
+        """Up to `length` bytes of `rel` from `offset` as written so far: from the open .part
+        while it fills (the caller knows how far it is written: `write` returned it), from the
+        file under its final name once complete. No hashing, one copy out of the page cache
+        (the hub serves an upload's bytes to kiosks this way while it arrives, cut-through)."""
+        fill = self._filling.get(rel)
+        if fill is not None:
+            length = max(0, min(length, fill.end - offset))
+            return _pread_all(fill.fd, length, offset)
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            fd = os.open(self.folder / rel, flags)
+        except FileNotFoundError:  # not complete, its .part closed (close_files): read that
+            fd = os.open(self._part(rel), flags)
+        try:
+            return os.pread(fd, length, offset)
+        finally:
+            os.close(fd)
+
     # ------------------------------------------------------------ writing
     def restart(self, rel: str, size: int) -> None:
         """Start `rel` afresh: an empty .part (a planner's push always sends a file whole)."""
@@ -252,7 +271,10 @@ def _pwrite_all(fd: int, data, offset: int) -> None:
 
 
 def _pread_all(fd: int, length: int, offset: int) -> bytes:
-    out = bytearray()
+    first = os.pread(fd, length, offset)
+    if len(first) == length:  # the usual case: one read, no further copy
+        return first
+    out = bytearray(first)
     while len(out) < length:
         got = os.pread(fd, length - len(out), offset + len(out))
         if not got:
