@@ -23,6 +23,7 @@ from zmq.auth.thread import ThreadAuthenticator
 from orkiosk.errors import OrkioskError
 from orkiosk.plan.signing import SignatureError, load_trust_dir
 from orkiosk.sync import codec
+from orkiosk.sync.cutthrough import CutThrough
 from orkiosk.sync.keys import Peer, SyncError, load_allow_list, load_identity
 from orkiosk.sync.link import HEARTBEAT_S, send, tune, uncopied
 from orkiosk.sync.rooms import Rooms, Upload, reason_of
@@ -91,6 +92,7 @@ class Hub:
         except SignatureError as exc:
             raise SyncError(f"--planners: {exc}") from None
         self.rooms = Rooms(config.state, config.open_store)
+        self.cut = CutThrough(self._kiosk_routes)
         self.sessions: dict[bytes, Session] = {}
         self.dropped: dict[bytes, None] = {}
         self.answers: dict[tuple[str, str], codec.Report] = {}
@@ -129,7 +131,7 @@ class Hub:
                         except zmq.Again:
                             break
                         self._receive(sock, frames)
-                self._expire()
+                self._expire(sock)
                 if len(allow.denied) > self.denied:
                     log.warning(
                         "refused %d connection(s) with an unknown key",
@@ -169,7 +171,7 @@ class Hub:
 
     def _drop(self, sock, route: bytes, reason: str) -> None:
         sess = self.sessions.pop(route, None)
-        _abandon(sess)
+        self._abandon(sock, sess)
         who = f"{sess.peer.role} {sess.peer.name}" if sess else "a peer"
         log.warning("dropped %s: %s", who, reason)
         send(sock, codec.Error(reason[: codec.MAX_TEXT]), route)
@@ -177,13 +179,24 @@ class Hub:
         while len(self.dropped) > MAX_DROPPED:
             self.dropped.pop(next(iter(self.dropped)))
 
-    def _expire(self) -> None:
+    def _expire(self, sock) -> None:
         now = time.monotonic()
         for route, sess in list(self.sessions.items()):
             if now - sess.heard > self.cfg.peer_timeout_s:
                 log.info("%s %s went silent", sess.peer.role, sess.peer.name)
                 del self.sessions[route]
-                _abandon(sess)
+                self._abandon(sock, sess)
+
+    def _abandon(self, sock, sess: Session | None) -> None:
+        """A planner gone mid-upload: close the files it was writing (a re-push resumes) and
+        tell the kiosks that prefetched from it."""
+        if sess is not None and sess.upload is not None:
+            sess.upload.writer.close_files()
+            self.cut.abandon(sock, sess.upload)
+            sess.upload = None
+
+    def _kiosk_routes(self, room: str) -> list:
+        return [r for r, s in self.sessions.items() if s.room == room and s.peer.role == "kiosk"]
 
     # ------------------------------------------------------------ messages
     def _handle(self, sock, route: bytes, sess: Session, msg) -> None:
@@ -191,7 +204,11 @@ class Hub:
             send(sock, codec.Pong(), route)
         elif isinstance(msg, codec.GetState):
             sess.room = msg.room
-            send(sock, self._state(msg.room), route)
+            state = self._state(msg.room)
+            send(sock, state, route)
+            incoming = self.cut.announce(msg.room)
+            if incoming is not None and incoming.sha != state.sha:
+                send(sock, incoming, route)  # a kiosk that came late, or missed it, prefetches
         elif isinstance(msg, codec.Fetch):
             self._fetch(sock, route, sess, msg)
         elif isinstance(msg, codec.Answer):
@@ -201,8 +218,12 @@ class Hub:
         elif isinstance(msg, codec.Put):
             if sess.upload is None or sess.upload.sha != msg.sha:
                 raise SyncError("put without a push")
-            end = sess.upload.write(msg.path, msg.offset, msg.data)
+            up = sess.upload
+            end = up.write(msg.path, msg.offset, msg.data)
             send(sock, codec.PutOk(msg.sha, msg.path, end), route)
+            if up.rewritten:  # bytes kiosks may hold were written again: no cut-through
+                self.cut.abandon(sock, up)
+            self.cut.wrote(sock, up, msg.path, msg.offset, msg.data, end)
         elif isinstance(msg, codec.Commit):
             self._commit(sock, route, sess, msg)
         elif isinstance(msg, codec.Point):
@@ -217,6 +238,8 @@ class Hub:
         return codec.State(room, cur.manifest_sha256, cur.case_id, cur.plan_version, files)
 
     def _fetch(self, sock, route, sess, msg: codec.Fetch) -> None:
+        if self.cut.fetch(sock, route, msg):  # of a plan still arriving (cut-through)
+            return
         data = self.rooms.read(msg.sha, msg.path, msg.offset, msg.length)
         if data is None:  # superseded and pruned: the kiosk asks for the state again
             send(sock, codec.Notice(sess.room or "none"), route)
@@ -258,9 +281,12 @@ class Hub:
             log.info("planner %s: push to %s refused: %s", sess.peer.name, msg.room, reason)
             send(sock, codec.Refused(msg.sha, reason), route)
             return
+        if sess.upload is not None and sess.upload.sha != msg.sha:
+            self.cut.abandon(sock, sess.upload)  # this planner pushes another plan instead
         sess.upload = self.rooms.begin(msg)
         have = tuple((p, s) for p, s in msg.files if p in sess.upload.done)
         send(sock, codec.Ready(msg.sha, have), route)
+        self.cut.begin(sock, sess.upload)  # the room's kiosks may fetch while it arrives
 
     def _commit(self, sock, route, sess, msg: codec.Commit) -> None:
         up = sess.upload
@@ -270,6 +296,7 @@ class Hub:
         try:
             committed = self.rooms.commit(up, self.trust)
         except OrkioskError as exc:
+            self.cut.abandon(sock, up)  # kiosks drop what they prefetched of it
             reason = reason_of(exc)
             log.info("planner %s: plan for %s refused: %s", sess.peer.name, up.room, reason)
             send(sock, codec.Refused(up.sha, reason[: codec.MAX_TEXT]), route)
@@ -282,6 +309,7 @@ class Hub:
             committed.plan_version,
             committed.manifest_sha256[:12],
         )
+        self.cut.finish(up)
         kiosks = sorted({s.peer.name for s in self.sessions.values() if s.room == up.room})
         sess.watch = (up.room, up.sha)
         # the room's state itself, not a notice to ask for it: one round trip less per kiosk
@@ -307,10 +335,3 @@ class Hub:
             len(sent),
         )
         send(sock, codec.Pointed(msg.room, tuple(sorted(set(sent)))), route)
-
-
-def _abandon(sess: Session | None) -> None:
-    """A planner gone mid-upload: close the files it was writing (a re-push resumes)."""
-    if sess is not None and sess.upload is not None:
-        sess.upload.writer.close_files()
-        sess.upload = None

@@ -4,7 +4,16 @@ It asks the hub for the room's state on connect, on every heartbeat and on a not
 sends it unasked when the room's plan changes); fetches what it lacks file by file in chunks by
 offset with a bounded window of credit into the store's staging folder, through the store's
 staging writer (files already staged are skipped, a partial file resumes at its size); then hands
-the staged folder to `deliver` and sends the hub its answer. The socket never leaves this thread:
+the staged folder to `deliver` and sends the hub its answer.
+
+Cut-through: when the hub says a plan is incoming for the room (`Incoming`, while a planner
+uploads it), the receiver prefetches it the same way into its staging (at most one, the newest).
+It hands it to `deliver` (which verifies and commits) only once the hub's State names that plan,
+that is after the hub verified and committed exactly the upload it came from; the fetch then just
+goes on with whatever had not arrived yet. A prefetch the hub gives up (a Notice: refused,
+abandoned, or replaced by a new upload of the same plan, whose plan.sig may differ), replaced by
+a newer one or by another plan's State, or not announced again for STALL_S, is dropped from
+staging. The socket never leaves this thread:
 other threads report late answers through `answer()`, which wakes the loop through a pipe.
 
 deliver(folder, state) -> Outcome | None runs on this thread; None means "the answer comes later
@@ -61,6 +70,7 @@ class _Fetch:
     last: float
     writer: object  # the store's StagingWriter for staging/<sha>/
     sizes: dict  # path -> declared size
+    prefetch: bool = False  # an incoming plan no State has named yet: never delivered
 
 
 class Receiver:
@@ -89,6 +99,7 @@ class Receiver:
         self.outcomes: dict[str, Outcome] = {}  # by sha: what this kiosk did with each plan
         self._sent: set = set()  # shas answered on this connection
         self._fetch: _Fetch | None = None
+        self._prefetch_failed = ""  # an incoming plan this kiosk could not stage: not again
         self._heard: float | None = None
         self._connected = False
         self._chunks = 0
@@ -188,7 +199,12 @@ class Receiver:
     def _on_message(self, sock, msg) -> None:
         if isinstance(msg, codec.State):
             self._on_state(sock, msg)
+        elif isinstance(msg, codec.Incoming):
+            self._on_incoming(sock, msg)
         elif isinstance(msg, codec.Notice):
+            if self._fetch is not None and self._fetch.prefetch:
+                log.info("the hub gave up the incoming plan; dropping what was prefetched")
+                self._drop_fetch()
             send(sock, codec.GetState(self.room))
         elif isinstance(msg, codec.Chunk):
             self._on_chunk(sock, msg)
@@ -207,44 +223,85 @@ class Receiver:
             self.outcomes[sha] = Outcome("shown", cur.case_id, cur.plan_version)
             self._send_answer(sock, sha)
             return
-        if self._fetch is not None and self._fetch.state.sha == sha:
+        f = self._fetch
+        if f is not None and f.state.sha == sha:
+            if f.prefetch:
+                self._confirm(sock, state)
             return
         self._start_fetch(sock, state)
 
-    def _start_fetch(self, sock, state: codec.State) -> None:
-        self._drop_fetch()  # another plan's fetch under way: its staging stays, files closed
+    def _on_incoming(self, sock, inc: codec.Incoming) -> None:
+        """A plan is arriving at the hub: prefetch it (the newest only; a fetch of the room's
+        committed plan goes first, and the hub says it again after its next State)."""
+        f = self._fetch
+        if inc.room != self.room or inc.sha in self.outcomes or inc.sha == self._prefetch_failed:
+            return
+        if f is not None and f.state.sha == inc.sha:
+            f.last = time.monotonic()  # still under way at the hub
+            return
+        if f is not None and not f.prefetch:
+            return
+        cur = self.store.current()
+        if cur is not None and cur.manifest_sha256 == inc.sha:
+            return
+        state = codec.State(inc.room, inc.sha, inc.case_id, inc.plan_version, inc.files)
+        self._start_fetch(sock, state, prefetch=True)
+
+    def _confirm(self, sock, state: codec.State) -> None:
+        """The hub committed the plan this kiosk prefetches: go on to deliver it."""
+        f = self._fetch
+        if f.sizes != dict(state.files):
+            log.warning("the committed plan's files differ from the incoming one's; fetching")
+            self._start_fetch(sock, state)
+            return
+        f.state, f.prefetch = state, False
+        log.info("v%d committed by the hub; finishing its fetch", state.plan_version)
+        self._request(sock)
+
+    def _start_fetch(self, sock, state: codec.State, prefetch: bool = False) -> None:
+        self._drop_fetch()  # another plan's fetch under way (a prefetch's staging goes too)
         writer = self.store.stage_writer(state.sha)
         staged = self.store.staged_files(state.sha)
         staged.pop("plan.sig", None)  # not covered by the manifest's hash: always fetched
         sizes = dict(state.files)
-        self._fetch = _Fetch(state, [], set(), time.monotonic(), writer, sizes)
-        todo = self._fetch.todo
+        self._fetch = _Fetch(state, [], set(), time.monotonic(), writer, sizes, prefetch)
         try:
-            for path, size in state.files:
-                if staged.get(path) == size:
-                    continue
-                have = writer.have(path, size)
-                todo += [
-                    (path, off, min(codec.CHUNK_MAX, size - off))
-                    for off in range(have, size, codec.CHUNK_MAX)
-                ]
-                if size == 0:
-                    writer.write(path, 0, b"", 0)
+            self._plan(self._fetch, state.files, staged)
         except OSError as exc:
             self._staging_failed(sock, exc)
             return
         log.info(
-            "fetching v%d (case %s): %d chunk(s)", state.plan_version, state.case_id, len(todo)
+            "fetching v%d (case %s): %d chunk(s)%s",
+            state.plan_version,
+            state.case_id,
+            len(self._fetch.todo),
+            " (incoming: prefetch while the planner uploads)" if prefetch else "",
         )
         self._request(sock)
 
+    def _plan(self, f: _Fetch, files, staged: dict) -> None:
+        """Add the chunks of `files` not yet staged to the fetch's list (OSError: staging)."""
+        writer, todo = f.writer, f.todo
+        for path, size in files:
+            if staged.get(path) == size:
+                continue
+            have = writer.have(path, size)
+            todo += [
+                (path, off, min(codec.CHUNK_MAX, size - off))
+                for off in range(have, size, codec.CHUNK_MAX)
+            ]
+            if size == 0:
+                writer.write(path, 0, b"", 0)
+
     def _request(self, sock) -> None:
         f = self._fetch
+        if self._hold and self._chunks >= self._hold:
+            return  # the test hook holds: no more fetches from this process
         while f.todo and len(f.pending) < WINDOW:
             path, off, length = f.todo.pop(0)
             f.pending.add((path, off))
             send(sock, codec.Fetch(f.state.sha, path, off, length))
-        if not f.todo and not f.pending:
+        if not f.todo and not f.pending and not f.prefetch:  # a prefetch waits for its State
             self._finish(sock)
 
     def _on_chunk(self, sock, msg: codec.Chunk) -> None:
@@ -265,16 +322,17 @@ class Receiver:
         except OSError as exc:  # a full disk (ENOSPC), a read-only or failing one
             self._staging_failed(sock, exc)
             return
-        if self._hold and self._chunks >= self._hold:
+        if self._hold and self._chunks == self._hold:
             log.warning("test hook %s: holding after %d chunks", HOLD_ENV, self._chunks)
-            self._drop_fetch()
-            return
         self._request(sock)
 
     def _drop_fetch(self) -> None:
-        """Forget the fetch under way; what it staged stays for the next one to resume."""
+        """Forget the fetch under way; what it staged stays for the next one to resume, but
+        not for a prefetch (a plan no State named)."""
         f, self._fetch = self._fetch, None
-        if f is not None:
+        if f is not None and f.prefetch:
+            f.writer.discard()
+        elif f is not None:
             f.writer.close_files()
 
     def _staging_failed(self, sock, exc: OSError) -> None:
@@ -291,13 +349,19 @@ class Receiver:
             code,
         )
         f.writer.discard()
+        if f.prefetch:  # not answered: the hub has not committed it; the fetch after its
+            self._prefetch_failed = state.sha  # State refuses it if the disk is still full
+            return
         reason = f"the kiosk could not store the plan: {exc.strerror or 'I/O error'} ({code})"
         self.outcomes[state.sha] = Outcome("refused", state.case_id, state.plan_version, reason)
         self._send_answer(sock, state.sha)
 
     def _check_stall(self, sock) -> None:
         f = self._fetch
-        if f is not None and f.pending and time.monotonic() - f.last > STALL_S:
+        if f is not None and f.prefetch and time.monotonic() - f.last > STALL_S:
+            log.info("the incoming plan is no longer announced; dropping what was prefetched")
+            self._drop_fetch()
+        elif f is not None and f.pending and time.monotonic() - f.last > STALL_S:
             log.info("fetch stalled; resuming from what is staged")
             self._drop_fetch()
             send(sock, codec.GetState(self.room))

@@ -33,6 +33,12 @@ class Upload:
     files: dict[str, int]
     writer: object  # orkiosk.store.staging.StagingWriter (injected with the store)
     done: set = field(default_factory=set)
+    ends: dict = field(default_factory=dict)  # path -> bytes written from its start (this upload)
+    rewritten: bool = False  # a file was started afresh after bytes of it were written
+
+    def written(self, path: str) -> int:
+        """How far `path` is written from its start (kiosks may fetch that much, cut-through)."""
+        return self.files[path] if path in self.done else self.ends.get(path, 0)
 
     @property
     def folder(self) -> Path:
@@ -49,12 +55,14 @@ class Upload:
         if offset + len(data) > size:
             raise SyncError(f"put for {path} goes past its declared size {size}")
         if offset == 0:
+            if self.ends.get(path):  # kiosks may have fetched those bytes (cut-through)
+                self.rewritten = True
             self.writer.restart(path, size)
         else:
             have = self.writer.have(path, size)
             if offset != have:
                 raise SyncError(f"put for {path} at {offset}, expected {have} (out of order)")
-        end = self.writer.write(path, offset, data, size)
+        end = self.ends[path] = self.writer.write(path, offset, data, size)
         if end == size:
             self.done.add(path)
         return end
