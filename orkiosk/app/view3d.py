@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import moderngl
 from kivy.clock import Clock
@@ -29,6 +29,8 @@ from orkiosk.app.touchinput import GestureInput
 from orkiosk.app.viewframes import (
     STEP_MS,
     UPLOAD_SLICE,
+    FrameJob,
+    Incoming,
     Pictures,
     StepBudget,
     run_steps,
@@ -57,39 +59,6 @@ _NOT_DRAWN = (
 )
 
 
-@dataclass
-class _Job:
-    """A frame being drawn in steps (orkiosk.render's frame_steps) into the back picture."""
-
-    steps: object  # orkiosk.render.steps.FrameSteps: each next() draws one step
-    scene: object  # the Scene it draws
-    quality: Quality
-    interactive: bool
-    viewport: tuple  # (w, h) drawn into the bottom-left of the back picture
-    scale: float  # of the view's pixels
-    started: float
-
-    @property
-    def label(self) -> str:
-        return "interactive" if self.interactive else "full"
-
-
-class _Incoming:
-    """A plan being handed over: its meshes uploading in slices, then its first frame drawn
-    in steps behind the picture on screen."""
-
-    def __init__(self, package, upload):
-        self.package = package
-        self.upload = upload
-        self.scene = None  # once uploaded
-
-    def release(self) -> None:
-        if self.scene is not None:
-            self.scene.release()
-        else:
-            self.upload.release()
-
-
 class PlanView(GestureInput, Widget):
     """The 3D plan. `state` is the KioskState it shows; call `show(package)` via the state."""
 
@@ -111,7 +80,7 @@ class PlanView(GestureInput, Widget):
         self.lod_triangles = DEFAULT_LOD_BUDGET
         self._pictures = Pictures()  # front (on screen) and back (a full frame being built)
         self._staged = None  # (manifest sha256, scene upload) of a plan about to be shown
-        self._incoming: _Incoming | None = None  # a plan being handed over
+        self._incoming: Incoming | None = None  # a plan being handed over
         self._job = None  # a full frame being drawn in steps into the back picture
         self._budget = StepBudget()
         self._dirty = True  # the picture on screen is not the model's latest full frame
@@ -226,7 +195,7 @@ class PlanView(GestureInput, Widget):
             self.stage(package)
         if self._incoming is not None:  # superseded before its picture was shown
             self._incoming.release()
-        self._incoming = _Incoming(package, self._staged[1])
+        self._incoming = Incoming(package, self._staged[1])
         self._staged = None
         self._invalidate()
         self.ready = False
@@ -307,7 +276,7 @@ class PlanView(GestureInput, Widget):
             return
         self._frame_steps(scene, interactive=moving)
 
-    def _upload_steps(self, inc: _Incoming) -> None:
+    def _upload_steps(self, inc: Incoming) -> None:
         saved = glstate.kivy_state()
         try:
             run = run_steps(self.ctx, lambda: (inc.upload.step(), 0, 0))
@@ -321,7 +290,7 @@ class PlanView(GestureInput, Widget):
         if run.done:
             inc.scene = inc.upload.scene
 
-    def _handover_failed(self, inc: _Incoming, exc: Exception) -> None:
+    def _handover_failed(self, inc: Incoming, exc: Exception) -> None:
         """The GPU could not take the new plan: keep the old picture and say so."""
         log.error("could not hand the new plan to the GPU: %s", exc)
         inc.release()
@@ -407,7 +376,7 @@ class PlanView(GestureInput, Widget):
             budget=self._budget.triangles,
             pixels=self._budget.pixels,
         )
-        self._job = _Job(steps, scene, q, interactive, (vw, vh), scale, time.perf_counter())
+        self._job = FrameJob(steps, scene, q, interactive, (vw, vh), scale, time.perf_counter())
 
     def _step_job(self) -> tuple[bool, int, int]:
         """One step of the frame being built: (done, triangles, pixels drawn)."""

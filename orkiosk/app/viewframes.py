@@ -172,3 +172,36 @@ def run_steps(
             break  # the next step would likely not fit this frame
     run.ms = (time.perf_counter() - start) * 1000
     return run
+
+
+@dataclass
+class FrameJob:
+    """A frame being drawn in steps (orkiosk.render's frame_steps) into the back picture."""
+
+    steps: object  # orkiosk.render.steps.FrameSteps: each next() draws one step
+    scene: object  # the Scene it draws
+    quality: object  # orkiosk.render.state.Quality
+    interactive: bool
+    viewport: tuple  # (w, h) drawn into the bottom-left of the back picture
+    scale: float  # of the view's pixels
+    started: float
+
+    @property
+    def label(self) -> str:
+        return "interactive" if self.interactive else "full"
+
+
+class Incoming:
+    """A plan being handed over: its meshes uploading in slices, then its first frame drawn
+    in steps behind the picture on screen."""
+
+    def __init__(self, package, upload):
+        self.package = package
+        self.upload = upload
+        self.scene = None  # once uploaded
+
+    def release(self) -> None:
+        if self.scene is not None:
+            self.scene.release()
+        else:
+            self.upload.release()
