@@ -6,7 +6,8 @@ a child process (`python -m orkiosk.app.syncstall CONFIG_JSON`: an SDL window, o
 there is no display) with its own identity, trust folder and plan store. Version 1 is pushed and
 shown first (not measured); then version 2 of the same case is pushed and the child reports the
 longest interval between two ticks of its UI clock from the push until the new plan's first
-full-quality frame has been drawn, with the longest single call of each UI-thread step.
+full-quality frame has been drawn, with the longest single call of each UI-thread step and the
+median tick interval at rest before (Kivy paces its clock, at most 60 frames a second).
 """
 
 from __future__ import annotations
@@ -113,9 +114,12 @@ def main(cfg: dict) -> None:
     view = app.view
     stall, last, steps = [0.0], [time.perf_counter()], dict.fromkeys(STEPS, 0.0)
 
+    gaps: list[float] = []  # tick intervals of the resting kiosk (its frame period)
+
     def tick(_dt) -> None:
         now = time.perf_counter()
-        stall[0] = max(stall[0], (now - last[0]) * 1000)
+        gaps.append((now - last[0]) * 1000)
+        stall[0] = max(stall[0], gaps[-1])
         last[0] = now
 
     Clock.schedule_interval(tick, 0)
@@ -148,12 +152,20 @@ def main(cfg: dict) -> None:
         while time.perf_counter() < end:
             EventLoop.idle()
 
-    run_until(lambda: settled(1), 1.0)
+    run_until(lambda: settled(1), 0.0)
+    gaps.clear()
+    run_until(lambda: True, 1.0)  # at rest: Kivy paces its clock (60 frames a second)
+    period = sorted(gaps)[len(gaps) // 2] if gaps else 0.0
     stall[0] = 0.0
     steps.update(dict.fromkeys(STEPS, 0.0))
     print("ready {}", flush=True)
     run_until(lambda: settled(2), 0.3)
-    result = {"stall_ms": stall[0], "steps_ms": steps, "view": [int(view.width), int(view.height)]}
+    result = {
+        "stall_ms": stall[0],
+        "steps_ms": steps,
+        "view": [int(view.width), int(view.height)],
+        "idle_tick_ms": period,
+    }
     print("result " + json.dumps(result), flush=True)
     os._exit(0)
 
