@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from orkiosk.plan.mesh import Mesh
+from orkiosk.plan.mesh import Mesh, column_mean, column_range
 from orkiosk.plan.model import Plan, Structure, Trajectory
 
 MOVE_MM = 0.05  # a point, centroid or bounds face that moved less than this has not moved
@@ -42,9 +42,9 @@ class MeshShape:
     def of(cls, mesh: Mesh | MeshShape) -> MeshShape:
         if isinstance(mesh, MeshShape):
             return mesh
-        p = np.asarray(mesh.positions, dtype=np.float64)
-        lo, hi = p.min(axis=0), p.max(axis=0)
-        return cls(_t(p.mean(axis=0)), _t(lo), _t(hi))
+        p = np.asarray(mesh.positions)
+        lo, hi = column_range(p)
+        return cls(_t(column_mean(p)), _t(lo), _t(hi))
 
 
 def mesh_shapes(meshes: Mapping[str, Mesh | MeshShape] | None) -> dict[str, MeshShape]:
