@@ -33,3 +33,14 @@ def test_anything_else_is_verified(package, tmp_path, monkeypatch):
     with pytest.raises(Exception, match="signature"):
         loading.load_for_display(package, KioskSettings(require_signature=True), {}, verified)
     assert len(calls) == 2
+
+
+def test_a_second_load_of_the_same_mesh_files_reuses_their_prepared_meshes(package):
+    from orkiosk.render.prepare import PreparedMeshes
+
+    known = PreparedMeshes()
+    first = loading.load_for_display(package, KioskSettings(), None, None, known)
+    again = loading.load_for_display(package, KioskSettings(), None, None, known)
+    assert again.package is not first.package  # read and verified again, decoded anew
+    for a, b in zip(first.prepared.structures, again.prepared.structures, strict=True):
+        assert b.mesh is a.mesh and b.lod is a.lod  # what was made of the files is kept

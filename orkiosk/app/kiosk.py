@@ -38,6 +38,7 @@ from orkiosk.app.syncui import SyncScreen
 from orkiosk.app.view3d import PlanView
 from orkiosk.errors import OrkioskError
 from orkiosk.plan.signing import load_trust_dir
+from orkiosk.render.prepare import PreparedMeshes
 from orkiosk.render.state import InteractionQuality, Quality
 from orkiosk.store.audit import audit_for_state, plan_fields
 
@@ -66,6 +67,7 @@ class KioskApp(App):
         self.state = KioskState()
         self.source = ""
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orkiosk-load")
+        self._prepared_meshes = PreparedMeshes()  # a plan's meshes, for the next plan
         self._trusted = None
         self._intake = []
         self._sync: SyncIntake | None = None  # plans from the planning hub
@@ -164,7 +166,9 @@ class KioskApp(App):
     def _load_worker(self, path: Path, source: str, verified=None) -> None:
         t0 = time.perf_counter()
         try:
-            loaded = load_for_display(path, self.settings, self._trusted, verified)
+            loaded = load_for_display(
+                path, self.settings, self._trusted, verified, self._prepared_meshes
+            )
         except OrkioskError as exc:
             msg = getattr(exc, "headline", None) or str(exc)  # one decisive reason for the screen
             log.info("refused %s, in full: %s", path, "; ".join(getattr(exc, "log_lines", [msg])))

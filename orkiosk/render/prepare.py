@@ -8,13 +8,14 @@ SceneUpload only copies bytes on the GL thread.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 
 from orkiosk.plan.bounds import plan_bounds
 from orkiosk.plan.image import ImageVolume
-from orkiosk.plan.mesh import Mesh
+from orkiosk.plan.mesh import Mesh, column_mean
 from orkiosk.plan.model import Plan
 from orkiosk.render import geometry
 from orkiosk.render.errors import RenderError
@@ -53,36 +54,75 @@ def prepare_scene(
     meshes: dict[str, Mesh],
     lod_budget: int = DEFAULT_LOD_BUDGET,
     image: ImageVolume | None = None,
+    known: PreparedMeshes | None = None,
 ) -> PreparedScene:
-    """Everything a Scene needs besides the GPU. lod_budget: 0 for no lighter meshes."""
+    """Everything a Scene needs besides the GPU. lod_budget: 0 for no lighter meshes.
+    `known`: what earlier calls made of the same mesh files, reused (see PreparedMeshes)."""
     missing = [s.id for s in plan.structures if s.id not in meshes]
     if missing:
         raise RenderError(f"no mesh for structure(s): {', '.join(missing)}")
     total = sum(meshes[s.id].triangle_count for s in plan.structures)
+    digests = {f.path: f.sha256 for f in plan.files}
     out = []
     for s in plan.structures:
-        mesh = gpu_ready(meshes[s.id])
-        lo, hi = mesh.bounds()
-        centre = mesh.positions.mean(axis=0)
-        k = int(np.argmin(((mesh.positions - centre) ** 2).sum(axis=1)))
-        lod = None
+        share = 0
         if lod_budget and total > lod_budget:
-            share = max(1500, int(lod_budget * mesh.triangle_count / total))
-            if mesh.triangle_count > share * 1.5:
-                light = geometry.cluster_decimate(mesh, share)
-                lod = None if light is mesh else gpu_ready(light)
-        out.append(
-            PreparedStructure(
-                id=s.id,
-                name=s.name,
-                mesh=mesh,
-                lod=lod,
-                bounds=(lo.astype(np.float64), hi.astype(np.float64)),
-                anchor=mesh.positions[k].astype(np.float64),
-                closed=geometry.is_closed(mesh.indices),
-            )
-        )
+            share = max(1500, int(lod_budget * meshes[s.id].triangle_count / total))
+        key = (digests.get(s.mesh), meshes[s.id].triangle_count, share)
+        made = known.get(key) if known is not None and key[0] else None
+        if made is None:
+            made = _prepare_mesh(meshes[s.id], share)
+            if known is not None and key[0]:
+                known.put(key, made)
+        out.append(PreparedStructure(s.id, s.name, *made))
+    if known is not None:
+        known.keep_only(len(out))
     return PreparedScene(plan, tuple(out), plan_bounds(plan, meshes), image)
+
+
+def _prepare_mesh(mesh: Mesh, share: int) -> tuple:
+    """(mesh, lod, bounds, anchor, closed) of a PreparedStructure; share: LOD triangles (0:
+    none)."""
+    mesh = gpu_ready(mesh)
+    lo, hi = mesh.bounds()
+    centre = column_mean(mesh.positions).astype(np.float32)
+    k = int(np.argmin(((mesh.positions - centre) ** 2).sum(axis=1)))
+    lod = None
+    if share and mesh.triangle_count > share * 1.5:
+        light = geometry.cluster_decimate(mesh, share)
+        lod = None if light is mesh else gpu_ready(light)
+    bounds = (lo.astype(np.float64), hi.astype(np.float64))
+    return mesh, lod, bounds, mesh.positions[k].astype(np.float64), geometry.is_closed(mesh.indices)
+
+
+class PreparedMeshes:
+    """What prepare_scene made of each mesh file (LOD, closedness, bounds, label anchor), by the
+    file's SHA-256 as its verified manifest lists it, its triangle count and its LOD share. A
+    plan that arrives with meshes already shown (most updates during a case move a trajectory
+    or a landmark) then reuses them instead of making them again: on a kiosk that is most of
+    the CPU a new plan costs. Holds the meshes of the latest scenes only; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._made: dict[tuple, tuple] = {}  # oldest first
+
+    def get(self, key: tuple) -> tuple | None:
+        with self._lock:
+            made = self._made.pop(key, None)
+            if made is not None:
+                self._made[key] = made  # now the newest
+            return made
+
+    def put(self, key: tuple, made: tuple) -> None:
+        with self._lock:
+            self._made.pop(key, None)
+            self._made[key] = made
+
+    def keep_only(self, newest: int) -> None:
+        """Forget all but the `newest` entries touched last, and those of one scene before."""
+        with self._lock:
+            for key in list(self._made)[: max(0, len(self._made) - 2 * newest)]:
+                del self._made[key]
 
 
 def gpu_ready(mesh: Mesh) -> Mesh:
