@@ -180,7 +180,8 @@ class PlanView(GestureInput, Widget):
         try:
             if prepared is None:
                 prepared = prepare_scene(package.plan, package.meshes, self.lod_triangles)
-            upload = self.renderer.scene_upload(prepared, chunk_bytes=UPLOAD_SLICE)
+            on_gpu = (self.scene, self._incoming.scene if self._incoming else None)
+            upload = self.renderer.scene_upload(prepared, UPLOAD_SLICE, reuse=on_gpu)
         finally:
             glstate.unbind_vertex_array()
             glstate.hand_back_to_kivy(saved)

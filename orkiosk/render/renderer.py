@@ -96,11 +96,15 @@ class Renderer:
             pass
         return upload.scene
 
-    def scene_upload(self, prepared: PreparedScene, chunk_bytes: int | None = None) -> SceneUpload:
+    def scene_upload(
+        self, prepared: PreparedScene, chunk_bytes: int | None = None, reuse: tuple = ()
+    ) -> SceneUpload:
         """A prepared scene onto the GPU in steps of at most chunk_bytes (upload.SceneUpload):
         everything is reserved now (RenderError if the GPU has no room), then each step()
-        writes a slice and returns True once `upload.scene` is ready; release() abandons it."""
-        return SceneUpload(self.ctx, self.gl.mesh, prepared, chunk_bytes)
+        writes a slice and returns True once `upload.scene` is ready; release() abandons it.
+        reuse: scenes of this renderer whose meshes the new scene shares where they are the
+        same prepared meshes (not uploaded again)."""
+        return SceneUpload(self.ctx, self.gl.mesh, prepared, chunk_bytes, reuse)
 
     @property
     def output_framebuffer(self) -> moderngl.Framebuffer | None:

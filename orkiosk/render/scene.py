@@ -20,12 +20,15 @@ class GpuMesh:
 
     GpuMesh(ctx, mesh) reserves the buffers at the sizes of the mesh's arrays and writes
     nothing (`buffers`: positions, normals, indices; a SceneUpload fills them in slices);
-    bind(programs) then makes the vertex arrays. of_arrays() does it all at once."""
+    bind(programs) then makes the vertex arrays. of_arrays() does it all at once. Scenes of
+    plans with the same mesh share its GpuMesh: share() counts one more owner, release() frees
+    the GL objects when the last owner releases it."""
 
     def __init__(self, ctx: moderngl.Context, mesh: Mesh):
         self.ctx = ctx
         self.triangles = mesh.triangle_count
         self.vaos = {}
+        self._owners = 1
         self.buffers: list[moderngl.Buffer] = []
         try:
             for array in (mesh.positions, mesh.normals, mesh.indices):
@@ -65,7 +68,15 @@ class GpuMesh:
         n = self.triangles - first if count is None else count
         self.vaos[program].render(moderngl.TRIANGLES, vertices=3 * n, first=3 * first)
 
+    def share(self) -> GpuMesh:
+        """One more owner (a scene of another plan with the same mesh)."""
+        self._owners += 1
+        return self
+
     def release(self) -> None:
+        self._owners -= 1
+        if self._owners > 0:
+            return
         for vao in self.vaos.values():
             vao.release()
         self.vaos = {}

@@ -11,6 +11,11 @@ step() writes the next bytes of the arrays in order (buffers in byte slices, the
 whole rows); the step that writes the last ones also makes the vertex arrays and the Scene.
 Renderer.create_scene runs one upload to the end at once (chunk_bytes None: one step).
 
+Reused: a mesh that is the very same prepared array object as one of a scene already on the GPU
+(`reuse`; prepare_scene keeps the meshes of files it has seen, see PreparedMeshes) is not
+uploaded again: the new scene shares that GpuMesh. A plan update that moves a trajectory then
+costs no GPU memory and no upload for its meshes.
+
 The arrays are prepare_scene's (contiguous float32/uint32, the image as float16): a step hands
 slices of their memory to glBufferSubData/glTexSubImage3D without converting or copying. Like
 create_scene, a step leaves moderngl's last buffer (and in the last step vertex array) bound.
@@ -85,12 +90,15 @@ class SceneUpload:
         mesh_programs: dict,
         prepared: PreparedScene,
         chunk_bytes: int | None = None,
+        reuse: tuple[Scene, ...] = (),
     ):
         if chunk_bytes is not None and int(chunk_bytes) < 1:
             raise RenderError(f"chunk_bytes must be at least 1, not {chunk_bytes}")
         self._ctx, self._programs, self._prepared = ctx, mesh_programs, prepared
         self._chunk = None if chunk_bytes is None else int(chunk_bytes)
         self._made: list[GpuMesh] = []  # every mesh reserved so far
+        self._shared: list[GpuMesh] = []  # meshes of `reuse` this scene owns too
+        self._known = _on_gpu(reuse)  # id(CPU mesh) -> (CPU mesh, its GpuMesh)
         self._pairs: list[tuple[GpuMesh, GpuMesh | None]] = []  # (mesh, lighter) per structure
         self._volume: GpuVolume | None = None
         self._fills: list = []
@@ -122,6 +130,11 @@ class SceneUpload:
     def _reserve(self, mesh) -> GpuMesh | None:
         if mesh is None:
             return None
+        known = self._known.get(id(mesh))
+        if known is not None and known[0] is mesh and known[1].buffers:
+            g = known[1].share()
+            self._shared.append(g)
+            return g
         g = GpuMesh(self._ctx, mesh)
         self._made.append(g)
         for buf, array in zip(g.buffers, (mesh.positions, mesh.normals, mesh.indices), strict=True):
@@ -163,7 +176,7 @@ class SceneUpload:
             for g in self._made:
                 g.bind(self._programs)
             self._scene = Scene(self._prepared, self._pairs, self._volume)
-            self._fills = []
+            self._fills, self._known = [], {}
             return True
         except moderngl.Error as exc:
             self.release()
@@ -174,13 +187,26 @@ class SceneUpload:
         if self._scene is not None or self._released:
             return
         self._released = True
-        for g in self._made:
+        for g in self._made + self._shared:
             g.release()
-        self._made, self._pairs = [], []
+        self._made, self._shared, self._pairs, self._known = [], [], [], {}
         if self._volume is not None:
             self._volume.release()
             self._volume = None
         self._fills = []
+
+
+def _on_gpu(scenes) -> dict:
+    """id(CPU mesh) -> (CPU mesh, GpuMesh) of every mesh and lighter mesh of `scenes`."""
+    out = {}
+    for scene in scenes:
+        if scene is None or scene.released:
+            continue
+        for p, st in zip(scene.prepared.structures, scene.structures, strict=True):
+            out[id(p.mesh)] = (p.mesh, st.gpu)
+            if p.lod is not None and st.lod is not None:
+                out[id(p.lod)] = (p.lod, st.lod)
+    return out
 
 
 def _clear_errors(ctx: moderngl.Context) -> None:
