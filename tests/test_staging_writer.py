@@ -442,3 +442,80 @@ def test_kiosk_refetches_when_the_hub_sends_more_than_a_file_holds(tmp_path, pkg
         assert not (store.staging_dir(state.sha) / m.path).exists()
     finally:
         os.close(r._wake_r), os.close(r._wake_w)  # never started: no thread to stop
+
+
+# ---------------------------------------------------------------- verified ahead of the commit
+
+
+def test_a_folder_verified_early_is_committed_without_verifying_again(tmp_path, pkg, monkeypatch):
+    verified = []
+    real = store_mod._verify
+    monkeypatch.setattr(
+        store_mod,
+        "_verify",
+        lambda staged, *a, **k: verified.append(staged) or real(staged, *a, **k),
+    )
+    store = PlanStore(tmp_path / "state")
+    writer = staged_by_writer(store, pkg)
+    store.verify_early(writer.folder)
+    assert len(verified) == 1 and store.current() is None  # verified, nothing committed
+    committed = store.commit(writer.folder)
+    assert len(verified) == 1 and committed.manifest_sha256 == sha_of(pkg)
+    assert load_package(committed.path).manifest_sha256 == sha_of(pkg)
+
+
+@pytest.mark.parametrize("change", ["file replaced", "other trust", "signature rule", "other"])
+def test_an_early_verification_is_used_only_for_the_same_files_and_rules(
+    tmp_path, pkg, monkeypatch, change
+):
+    verified = []
+    real = store_mod._verify
+    monkeypatch.setattr(
+        store_mod,
+        "_verify",
+        lambda staged, *a, **k: verified.append(staged) or real(staged, *a, **k),
+    )
+    store = PlanStore(tmp_path / "state")
+    writer = staged_by_writer(store, pkg)
+    trusted, later, signed = {}, {}, False
+    store.verify_early(writer.folder, trusted=trusted)
+    if change == "file replaced":  # a damaged copy put in its place (a new file, as staging does)
+        mesh = writer.folder / "meshes" / "head.glb"
+        data = bytearray(mesh.read_bytes())
+        data[len(data) // 2] ^= 0x01
+        (writer.folder / "meshes" / ".new").write_bytes(bytes(data))
+        os.replace(writer.folder / "meshes" / ".new", mesh)
+        with pytest.raises(StoreError, match="head.glb"):
+            store.commit(writer.folder, trusted=trusted)
+        assert len(verified) == 2 and store.current() is None
+        return
+    if change == "other trust":
+        trusted = later  # an equal but other trust set: verified again with it
+    elif change == "signature rule":
+        signed = True  # unsigned package, signature now required: refused
+        with pytest.raises(StoreError, match="signature"):
+            store.commit(writer.folder, trusted=trusted, require_signature=signed)
+        assert len(verified) == 2
+        return
+    else:  # another plan verified early in between: the one result kept is of that one
+        plan, meshes = small_plan(plan_version=2)
+        store.verify_early(
+            staged_by_writer(store, write_package(plan, meshes, tmp_path / "v2")).folder
+        )
+    store.commit(writer.folder, trusted=trusted, require_signature=signed)
+    assert len(verified) == 3 if change == "other" else len(verified) == 2
+
+
+def test_a_failed_early_verification_says_nothing_and_the_commit_says_why(tmp_path, pkg):
+    store = PlanStore(tmp_path / "state")
+    files = files_of(pkg)
+    data = bytearray(files["meshes/head.glb"])
+    data[len(data) // 2] ^= 0x01
+    files["meshes/head.glb"] = bytes(data)
+    writer = store.stage_writer(sha_of(pkg))
+    send(writer, files)
+    store.verify_early(writer.folder)  # no exception: the commit verifies again
+    store.verify_early(tmp_path / "elsewhere")  # not the store's staging: ignored
+    with pytest.raises(StoreError, match="head.glb"):
+        store.commit(writer.folder)
+    assert store.current() is None

@@ -70,6 +70,7 @@ class Site:
         self.hub_key = load_identity(self.keys / "hub").curve_public
         self.receivers: list[Receiver] = []
         self.delivered: dict[str, list] = {}
+        self.early: dict[str, list] = {}  # folders each kiosk verified ahead of the State
         self.ctx = zmq.Context()
         self.socks: list = []
 
@@ -84,8 +85,15 @@ class Site:
             self.delivered[name].append((state.sha, hub_cur and hub_cur.manifest_sha256))
             return Outcome("shown", c.case_id, c.plan_version)
 
+        def early(folder):  # as the kiosks do: verified while the hub verifies and commits
+            self.early[name].append((folder.name, self.hub.rooms.current(ROOM)))
+            store.verify_early(folder, trusted=self.trusted, require_signature=True)
+
+        self.early[name] = []
         me = load_identity(self.keys / name)
-        r = Receiver(self.hub.endpoint, self.hub_key, me, ROOM, store, deliver).start()
+        r = Receiver(
+            self.hub.endpoint, self.hub_key, me, ROOM, store, deliver, verify_early=early
+        ).start()
         self.receivers.append(r)
         wait_for(
             lambda: any(s.peer.name == name and s.room for s in list(self.hub.sessions.values())),
@@ -224,6 +232,33 @@ def test_kiosk_prefetches_while_the_planner_uploads_and_commits_after_the_hub(si
         assert not (store.root / "staging" / sha).exists()
     for r in (r1, r2):  # every chunk fetched once: the prefetch went on, nothing again
         assert r._chunks == n_chunks(planner.o.files)
+
+
+def test_a_complete_prefetch_is_verified_before_the_hub_commits_it_and_not_again(site, monkeypatch):
+    from orkiosk.store import store as store_mod
+
+    verified = []
+    real = store_mod._verify
+
+    def counting(staged, *args, **kwargs):
+        verified.append(Path(staged))
+        return real(staged, *args, **kwargs)
+
+    monkeypatch.setattr(store_mod, "_verify", counting)
+    _, store1 = site.kiosk("k1")
+    pkg = package(site, 1)
+    sha = sha_of(pkg)
+    planner = site.planner()
+    planner.begin(pkg)
+    planner.put(len(planner.chunks))  # all uploaded, not yet committed at the hub
+    wait_for(lambda: site.early["k1"], what="the kiosk to verify the complete prefetch")
+    assert site.early["k1"] == [(sha, None)]  # before the hub committed anything
+    mine = [v for v in verified if v.is_relative_to(store1.root)]
+    assert len(mine) == 1 and store1.current() is None and not site.delivered["k1"]
+    assert isinstance(planner.commit(), codec.Accepted)
+    wait_for(lambda: site.delivered["k1"], what="the kiosk to commit")
+    assert store1.current().manifest_sha256 == sha
+    assert [v for v in verified if v.is_relative_to(store1.root)] == mine  # not again
 
 
 @pytest.mark.parametrize("bad", ["flipped byte", "untrusted signer", "unsigned"])

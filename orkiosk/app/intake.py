@@ -193,6 +193,7 @@ class SyncIntake:
             on_link=self._on_link,
             heartbeat_s=settings.heartbeat_s,
             on_follow=on_follow,
+            verify_early=self._verify_early,
         )
 
     def start(self) -> SyncIntake:
@@ -206,6 +207,9 @@ class SyncIntake:
         if link.connected != self.link.connected:
             log.info("hub link: %s", "connected" if link.connected else "lost")
         self.link = link  # one reference, read by the status line on the Kivy thread
+
+    def _verify_early(self, folder: Path) -> None:
+        self.store.verify_early(folder, trusted=self.trusted, require_signature=True)
 
     def _deliver(self, folder: Path, state):
         from orkiosk.app.syncrun import AwaitConfirmation, same_case

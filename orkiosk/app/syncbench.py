@@ -107,7 +107,13 @@ def _run_push(root: Path, pkg: Path, kiosks: int, version_dir: str) -> float:
             return Outcome("shown", c.case_id, c.plan_version)
 
         me = load_identity(root / "keys" / f"k{i}")
-        receivers.append(Receiver(hub.endpoint, hub_key, me, "OR-1", store, deliver).start())
+
+        def early(folder, store=store):
+            store.verify_early(folder, trusted=trusted, require_signature=True)
+
+        receivers.append(
+            Receiver(hub.endpoint, hub_key, me, "OR-1", store, deliver, verify_early=early).start()
+        )
     deadline = time.monotonic() + 60  # setup, not measured: every kiosk has asked once
     while sum(1 for s in list(hub.sessions.values()) if s.room) < kiosks:
         if time.monotonic() > deadline:

@@ -187,6 +187,9 @@ def run_headless(settings) -> int:
         store,
         deliver,
         heartbeat_s=settings.heartbeat_s,
+        verify_early=lambda folder: store.verify_early(
+            folder, trusted=trusted, require_signature=True
+        ),
     ).start()
     stop = _stop_on_signals()
     stop.wait()

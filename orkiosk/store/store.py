@@ -95,6 +95,7 @@ class PlanStore:
         self.audit = AuditLog(self.root / AUDIT)  # the clinical record (store/audit.py)
         self._writers: dict[str, StagingWriter] = {}  # by staging folder name (the sha)
         self._writers_lock = threading.Lock()
+        self._early: tuple | None = None  # (folder name, seen, trusted, signature?, Package)
         with self._locked():
             for line in recover(self.root, history):
                 log.warning("plan store %s: %s", self.root, line)
@@ -175,10 +176,12 @@ class PlanStore:
             doc = read_index(self.root)
             own = self._own_staging(staged)
             seen = stat_files(staged) if own else None
-            # digests the store's own writer computed while writing these very files (never
-            # for a folder someone else filled: see store/staging.py for why this is safe)
-            known = self._known_digests(staged) if own else None
-            pkg = _verify(staged, trusted, require_signature, known)
+            pkg = self._verified_early(staged, seen, trusted, require_signature) if own else None
+            if pkg is None:
+                # digests the store's own writer computed while writing these very files (never
+                # for a folder someone else filled: see store/staging.py for why this is safe)
+                known = self._known_digests(staged) if own else None
+                pkg = _verify(staged, trusted, require_signature, known)
             sha, plan = pkg.manifest_sha256, pkg.plan
             entry = find_entry(doc, sha=sha)
             if entry is not None and (self.root / entry["dir"]).is_dir():
@@ -208,6 +211,35 @@ class PlanStore:
             log.info("committed plan %s v%s (%s)", case_id, plan.plan_version, sha[:12])
             self.audit.record("plan-committed", **plan_fields(plan, sha))
             return to_committed(self.root, entry)
+
+    def verify_early(self, staged: Path, *, trusted=None, require_signature: bool = False) -> None:
+        """Verify a complete folder of this store's own staging ahead of its commit (a kiosk does
+        this while the hub verifies the same plan). The commit of that folder with the same
+        `trusted` object and signature rule then takes this result instead of verifying again,
+        if every file is still the one verified (same inode, size and mtime: staging files are
+        only ever created whole, see `_write`). One result is kept, the latest. A failure is not
+        raised here: the commit verifies again and says why."""
+        staged = Path(staged).absolute()
+        if not self._own_staging(staged) or not staged.is_dir():
+            return
+        try:
+            seen = stat_files(staged)
+            pkg = _verify(staged, trusted, require_signature, self._known_digests(staged))
+        except (StoreError, OSError):
+            return
+        with self._writers_lock:
+            self._early = (staged.name, seen, trusted, require_signature, pkg)
+
+    def _verified_early(self, staged: Path, seen: dict, trusted, require_signature: bool):
+        """The Package verify_early made of `staged`, if still valid for this commit, else None."""
+        with self._writers_lock:
+            early, self._early = self._early, None
+        if early is None:
+            return None
+        name, was, by, signed, pkg = early
+        if name != staged.name or was != seen or by is not trusted or signed != require_signature:
+            return None
+        return pkg
 
     def _own_staging(self, staged: Path) -> bool:
         return staged.absolute().parent == self.root / STAGING and not staged.is_symlink()
@@ -257,6 +289,8 @@ class PlanStore:
             if path.parent == staging:
                 with self._writers_lock:
                     writer = self._writers.pop(path.name, None)
+                    if self._early is not None and self._early[0] == path.name:
+                        self._early = None
                 if writer is not None:
                     writer.close()
                 if path.is_dir():

@@ -16,6 +16,10 @@ a newer one or by another plan's State, or not announced again for STALL_S, is d
 staging. The socket never leaves this thread:
 other threads report late answers through `answer()`, which wakes the loop through a pipe.
 
+verify_early(folder), if given, runs on this thread once a prefetch is complete, while the hub
+still verifies and commits that upload (the kiosk verifies at the same time instead of after it:
+the store keeps the result for the commit in `deliver`).
+
 deliver(folder, state) -> Outcome | None runs on this thread; None means "the answer comes later
 through answer()" (the windowed kiosk answers once its screen has decided). on_follow(Follow),
 also on this thread, gets what a planner points at (follow mode); without it they are ignored.
@@ -71,6 +75,7 @@ class _Fetch:
     writer: object  # the store's StagingWriter for staging/<sha>/
     sizes: dict  # path -> declared size
     prefetch: bool = False  # an incoming plan no State has named yet: never delivered
+    early: bool = False  # verify_early ran on the complete prefetch
 
 
 class Receiver:
@@ -85,6 +90,7 @@ class Receiver:
         on_link: Callable[[Link], None] | None = None,
         heartbeat_s: float = HEARTBEAT_S,
         on_follow: Callable[[codec.Follow], None] | None = None,
+        verify_early: Callable[[Path], None] | None = None,
     ):
         self.hub, self.hub_key, self.me, self.room = hub, hub_key, me, room
         self.store = store  # orkiosk.store.PlanStore (injected: sync does not import it)
@@ -92,6 +98,7 @@ class Receiver:
         self.on_link = on_link or (lambda link: None)
         self.heartbeat_s = heartbeat_s
         self.on_follow = on_follow  # None: this kiosk ignores a planner's pointing (headless)
+        self.verify_early = verify_early
         self._stop = threading.Event()
         self._answers: queue.Queue = queue.Queue()
         self._wake_r, self._wake_w = os.pipe()
@@ -301,8 +308,16 @@ class Receiver:
             path, off, length = f.todo.pop(0)
             f.pending.add((path, off))
             send(sock, codec.Fetch(f.state.sha, path, off, length))
-        if not f.todo and not f.pending and not f.prefetch:  # a prefetch waits for its State
+        if f.todo or f.pending:
+            return
+        if not f.prefetch:
             self._finish(sock)
+        elif self.verify_early is not None and not f.early:  # complete; it waits for its State
+            f.early = True
+            try:
+                self.verify_early(f.writer.folder)
+            except Exception as exc:  # the commit verifies again and says why
+                log.warning("early verification of v%d failed: %s", f.state.plan_version, exc)
 
     def _on_chunk(self, sock, msg: codec.Chunk) -> None:
         f = self._fetch
