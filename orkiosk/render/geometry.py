@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from orkiosk.plan.mesh import Mesh, vertex_normals
+from orkiosk.plan.mesh import Mesh, column_range, vertex_normals
 from orkiosk.plan.synthetic import sphere_grid
 
 
@@ -113,16 +113,20 @@ def cluster_decimate(mesh: Mesh, target_triangles: int) -> Mesh:
         return mesh
     pos = mesh.positions.astype(np.float64)
     idx = mesh.indices.astype(np.int64)
-    area = (
-        0.5
-        * np.linalg.norm(
-            np.cross(pos[idx[:, 1]] - pos[idx[:, 0]], pos[idx[:, 2]] - pos[idx[:, 0]]), axis=1
-        ).sum()
-    )
+    # the surface area (float32 is plenty for a grid size): two edge vectors per triangle
+    p32 = np.ascontiguousarray(mesh.positions, dtype=np.float32)
+    a, b, c = (p32[idx[:, k]] for k in range(3))
+    b -= a
+    c -= a
+    cx = b[:, 1] * c[:, 2] - b[:, 2] * c[:, 1]
+    cy = b[:, 2] * c[:, 0] - b[:, 0] * c[:, 2]
+    cz = b[:, 0] * c[:, 1] - b[:, 1] * c[:, 0]
+    area = 0.5 * float(np.sqrt(cx * cx + cy * cy + cz * cz).sum(dtype=np.float64))
     cell = np.sqrt(2.0 * area / max(target_triangles, 1)) if area > 0 else 1.0
+    lo = column_range(pos)[0]
     best = mesh
     for _ in range(3):
-        out = _cluster(pos, idx, cell)
+        out = _cluster(pos, idx, cell, lo)
         if out is not None:
             best = out
             ratio = out.triangle_count / target_triangles
@@ -134,10 +138,9 @@ def cluster_decimate(mesh: Mesh, target_triangles: int) -> Mesh:
     return best
 
 
-def _cluster(pos: np.ndarray, idx: np.ndarray, cell: float) -> Mesh | None:
-    lo = pos.min(axis=0)
+def _cluster(pos: np.ndarray, idx: np.ndarray, cell: float, lo: np.ndarray) -> Mesh | None:
     q = np.floor((pos - lo) / cell).astype(np.int64)
-    dims = q.max(axis=0) + 1
+    dims = column_range(q)[1] + 1
     key = q[:, 0] + dims[0] * (q[:, 1] + dims[1] * q[:, 2])
     _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
     new_pos = np.empty((len(counts), 3))

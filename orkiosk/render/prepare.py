@@ -86,7 +86,8 @@ def _prepare_mesh(mesh: Mesh, share: int) -> tuple:
     mesh = gpu_ready(mesh)
     lo, hi = mesh.bounds()
     centre = column_mean(mesh.positions).astype(np.float32)
-    k = int(np.argmin(((mesh.positions - centre) ** 2).sum(axis=1)))
+    d = mesh.positions - centre
+    k = int(np.argmin(np.einsum("ij,ij->i", d, d)))  # 3-wide rows: einsum, not sum(axis=1)
     lod = None
     if share and mesh.triangle_count > share * 1.5:
         light = geometry.cluster_decimate(mesh, share)
