@@ -384,8 +384,14 @@ def test_a_newer_version_says_what_changed_until_tapped(k, tmp_path):
         trajectories=(moved, *shown.trajectories[1:]),
     )
     assert root.changes_banner == "" and root.ids.changes.height == 0
+    view = k.app.view
+    size = tuple(view.size)
     shutil.copytree(nxt, k.base / "inbox" / f"v{n}")  # the folder watcher picks it up
     _wait(k, lambda: state.package.plan.plan_version == n)
+    k.settle()
+    # the banner lies over the top of the view: the 3D view keeps its size (no jump, and no
+    # new frame at another size after the new plan's picture)
+    assert tuple(view.size) == size
     assert root.changes_banner.splitlines() == [
         f"Plan v{n} (was v{n - 1}), what changed:",
         f"Trajectory {t.name}: target moved 3.2 mm",
@@ -394,8 +400,15 @@ def test_a_newer_version_says_what_changed_until_tapped(k, tmp_path):
     assert banner.opacity == 1 and banner.height >= root.ids.changes_label.texture_size[1]
     assert _cap_mm(k, root.ids.changes_label) >= 10.0, "readable from two metres"
     assert min(ok.width, ok.height) / k.ppm >= 15.0, "a big OK target"
+    assert banner.top == view.top and banner.y > view.y + view.height / 3
     ARTIFACTS.mkdir(exist_ok=True)
     k.screenshot(ARTIFACTS / "kiosk-what-changed.png")
+    # a gloved finger that misses OK and drags on the banner does not turn the view under it
+    rotation = view.camera.rotation.copy()
+    on_banner = (banner.x + banner.width * 0.3, banner.center_y)
+    k.drag(on_banner, (on_banner[0] + 20 * k.ppm, on_banner[1]))
+    k.pump(0.3)
+    assert (view.camera.rotation == rotation).all() and root.changes_banner
     # it stays: gestures on the view and time do not remove it
     start = k.view_point(0.4, 0.5)
     k.drag(start, (start[0] + 20 * k.ppm, start[1]))
@@ -406,6 +419,46 @@ def test_a_newer_version_says_what_changed_until_tapped(k, tmp_path):
     assert root.changes_banner == "" and state.changes is None
     assert banner.height == 0 and banner.opacity == 0
     k.screenshot(ARTIFACTS / "kiosk-what-changed-dismissed.png")
+
+
+def test_the_status_line_says_loading_only_for_a_slow_load(k, tmp_path, monkeypatch):
+    """A quick load does not flash "loading plan" (two redraws of the status line for nothing);
+    one that takes longer than half a second says so until it is done."""
+    import time
+
+    from orkiosk.app import kiosk as kiosk_mod
+
+    root, state = k.app.root, k.app.state
+    seen = []
+
+    def watch(predicate):
+        def check():
+            seen.append(root.status)
+            return predicate()
+
+        return check
+
+    for slow in (False, True):
+        shown = state.package.plan
+        n = shown.plan_version + 1
+        nxt = _variant(k, tmp_path, f"s{n}", plan_version=n, planner=shown.planner)
+        if slow:
+            real = kiosk_mod.load_for_display
+
+            def slow_load(*a, **kw):
+                time.sleep(1.0)
+                return real(*a, **kw)
+
+            monkeypatch.setattr(kiosk_mod, "load_for_display", slow_load)
+        seen.clear()
+        shutil.copytree(nxt, k.base / "inbox" / f"s{n}")
+        _wait(k, watch(lambda n=n: state.package.plan.plan_version == n))
+        loading = [t for t in seen if "loading plan" in t]
+        assert bool(loading) == slow, seen
+        assert "loading plan" not in root.status
+        monkeypatch.undo()
+    state.dismiss_changes()
+    k.settle()
 
 
 def test_no_patient_name_in_any_log(k, tmp_path, caplog):

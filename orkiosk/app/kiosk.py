@@ -43,6 +43,7 @@ from orkiosk.render.state import InteractionQuality, Quality
 from orkiosk.store.audit import audit_for_state, plan_fields
 
 log = logging.getLogger("orkiosk.kiosk")
+LOADING_SHOWN_AFTER_S = 0.5  # a quicker load does not flash "loading plan" in the status line
 
 
 Factory.register("PlanView", cls=PlanView)
@@ -73,6 +74,7 @@ class KioskApp(App):
         self._sync: SyncIntake | None = None  # plans from the planning hub
         self._syncui: SyncScreen | None = None  # its banner, follow mode, confirmations
         self._loading = 0
+        self._loading_since = 0.0  # time.monotonic() when the loads under way began
         self._lock = threading.Lock()
         self.audit = audit_for_state(settings.state)  # STATE/audit: the clinical record
         self._ready_sent = False  # sd_notify READY=1: after the first frame of the plan
@@ -160,7 +162,9 @@ class KioskApp(App):
         `verified`: the Package of `path` as this kiosk's plan store verified it (hub plans)."""
         with self._lock:
             self._loading += 1
-        Clock.schedule_once(lambda dt: self._refresh_status())
+            if self._loading == 1:
+                self._loading_since = time.monotonic()
+        Clock.schedule_once(lambda dt: self._refresh_status(), LOADING_SHOWN_AFTER_S)
         self._pool.submit(self._load_worker, Path(path), source, verified)
 
     def _load_worker(self, path: Path, source: str, verified=None) -> None:
@@ -313,7 +317,12 @@ class KioskApp(App):
             return
         st = self.state
         bits = []
-        if self._loading:
+        with self._lock:
+            loading = (
+                self._loading
+                and time.monotonic() - self._loading_since >= LOADING_SHOWN_AFTER_S - 0.05
+            )
+        if loading:
             bits.append("loading plan ...")
         intake = []
         if self.settings.watch is not None:

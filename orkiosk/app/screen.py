@@ -45,6 +45,15 @@ class StructureRow(BoxLayout):
         pass
 
 
+class OverlayBanner(BoxLayout):
+    """A banner laid over the top of the view area ("what changed"): the 3D view keeps its size
+    and picture, and a touch on the banner that its buttons do not take (a gloved finger that
+    missed OK) ends there instead of turning the view under it."""
+
+    def on_touch_down(self, touch):
+        return super().on_touch_down(touch) or (self.opacity > 0 and self.collide_point(*touch.pos))
+
+
 class KioskRoot(BoxLayout):
     patient_name = StringProperty("")
     procedure = StringProperty("")
@@ -235,6 +244,7 @@ class KioskRoot(BoxLayout):
 
 
 Factory.register("StructureRow", cls=StructureRow)
+Factory.register("OverlayBanner", cls=OverlayBanner)
 
 
 def load_layout() -> None:
