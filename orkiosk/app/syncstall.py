@@ -22,12 +22,17 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+
 SIZE = (1920, 1080)
 STEPS = ("_loaded", "stage", "_upload_steps", "_frame_steps", "draw")
 
 
-def make_second_version(pkg: Path, out: Path) -> Path:
-    """The same case as `pkg`, version 2, one trajectory's target moved by 2 mm."""
+def make_second_version(pkg: Path, out: Path, new_meshes: bool = False) -> Path:
+    """The same case as `pkg`, version 2, one trajectory's target moved by 2 mm (the usual
+    update during a case: its meshes are the same files). `new_meshes`: every mesh also moved
+    by 0.5 mm, so that every mesh file is new (the kiosk prepares and uploads them all)."""
+    from orkiosk.plan.mesh import Mesh
     from orkiosk.plan.package import load_package, write_package
 
     p = load_package(pkg)
@@ -39,7 +44,11 @@ def make_second_version(pkg: Path, out: Path) -> Path:
             t, target=tuple(v + 2.0 * (i == 0) for i, v in enumerate(t.target))
         )
     plan = dataclasses.replace(plan, plan_version=plan.plan_version + 1, trajectories=tuple(trajs))
-    return write_package(plan, p.meshes, out)
+    meshes = p.meshes
+    if new_meshes:
+        shift = np.array([0.5, 0.0, 0.0], np.float32)
+        meshes = {k: Mesh(m.positions + shift, m.normals, m.indices) for k, m in meshes.items()}
+    return write_package(plan, meshes, out)
 
 
 def bench_stall(root: Path, hub, state: Path, v1: Path, v2: Path, push) -> dict:
