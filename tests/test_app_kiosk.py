@@ -445,9 +445,9 @@ def test_the_status_line_says_loading_only_for_a_slow_load(k, tmp_path, monkeypa
         if slow:
             real = kiosk_mod.load_for_display
 
-            def slow_load(*a, **kw):
+            def slow_load(*a, _real=real, **kw):
                 time.sleep(1.0)
-                return real(*a, **kw)
+                return _real(*a, **kw)
 
             monkeypatch.setattr(kiosk_mod, "load_for_display", slow_load)
         seen.clear()
