@@ -473,10 +473,10 @@ def test_no_patient_name_in_any_log(k, tmp_path, caplog):
     kivy_log.addHandler(caplog.handler)  # in case Kivy's logger does not propagate to the root
     caplog.set_level(logging.DEBUG)
     try:
-        other = _variant(
+        other = _variant(  # a folder named after the patient, as planners do
             k,
             tmp_path,
-            "other",
+            "QUILLFEATHER_ZEPHYRINE_other",
             case_id="CASE-LEAK",
             patient=Patient("QUILLFEATHER^ZEPHYRINE", "Z-77", "1960-01-01", "F"),
         )
@@ -488,7 +488,7 @@ def test_no_patient_name_in_any_log(k, tmp_path, caplog):
         broken = _variant(
             k,
             tmp_path,
-            "broken",
+            "QUILLFEATHER_ZEPHYRINE_broken",
             case_id="CASE-LEAK",
             patient=Patient("QUILLFEATHER^ZEPHYRINE", "Z-77", "1960-01-01", "F"),
         )

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from orkiosk.app.logsafe import path_for_log
+
 log = logging.getLogger("orkiosk.intake")
 MAX_LINE = 4096
 
@@ -77,7 +79,7 @@ class FolderWatcher:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             for path in self.poll():
-                log.info("watch: new package %s", path)
+                log.info("watch: new package %s", path_for_log(path))
                 self.offer(path)
 
 

@@ -23,6 +23,7 @@ from orkiosk.app import watchdog
 from orkiosk.app.intake import ControlSocket, FolderWatcher, SyncIntake
 from orkiosk.app.kivyconfig import apply_panel_metrics
 from orkiosk.app.loading import Loaded, load_for_display
+from orkiosk.app.logsafe import path_for_log
 from orkiosk.app.model import (
     KioskState,
     events,
@@ -138,7 +139,9 @@ class KioskApp(App):
                 self._intake.append(self._syncui)
         except (OSError, OrkioskError) as exc:
             self.state.set_error(f"Plan intake unavailable: {exc}")
-        self._audit("start", role="kiosk", plan=str(self.plan_path) if self.plan_path else None)
+        self._audit(
+            "start", role="kiosk", plan=path_for_log(self.plan_path) if self.plan_path else None
+        )
         if self.plan_path is None:  # nothing to wait for: ready once the window is drawn
             Clock.schedule_once(lambda dt: self._send_ready(), 0)
         interval = watchdog.interval()
@@ -175,7 +178,11 @@ class KioskApp(App):
             )
         except OrkioskError as exc:
             msg = getattr(exc, "headline", None) or str(exc)  # one decisive reason for the screen
-            log.info("refused %s, in full: %s", path, "; ".join(getattr(exc, "log_lines", [msg])))
+            log.info(
+                "refused %s, in full: %s",
+                path_for_log(path),
+                "; ".join(getattr(exc, "log_lines", [msg])),
+            )
             Clock.schedule_once(lambda dt: self._load_failed(path, msg))
         except Exception as exc:  # never let a worker die silently
             log.error(  # the message may quote plan data: only its type and where it arose
@@ -187,7 +194,9 @@ class KioskApp(App):
             msg = f"{type(exc).__name__}: {exc}"
             Clock.schedule_once(lambda dt: self._load_failed(path, msg))
         else:
-            log.info("verified %s in %.0f ms", path, (time.perf_counter() - t0) * 1000)
+            log.info(
+                "verified %s in %.0f ms", path_for_log(path), (time.perf_counter() - t0) * 1000
+            )
             Clock.schedule_once(lambda dt: self._loaded(loaded, source))
         finally:
             with self._lock:
@@ -224,8 +233,11 @@ class KioskApp(App):
         self._refresh_status()
 
     def _load_failed(self, path: Path, message: str) -> None:
-        log.warning("refused %s (the reason is on screen, not logged: it may quote the plan)", path)
-        self._audit("plan-refused", path=str(path), reason=message)
+        log.warning(
+            "refused %s (the reason is on screen, not logged: it may quote the plan)",
+            path_for_log(path),
+        )
+        self._audit("plan-refused", path=path_for_log(path), reason=message)
         if not self._ready_sent:  # the refusal is what the screen shows: that is the start
             Clock.schedule_once(lambda dt: self._send_ready(), 0)
         if self._sync is not None:
