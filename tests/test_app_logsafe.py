@@ -1,4 +1,4 @@
-"""Package paths in log lines and the audit record: a plan store's own folder names are kept
+"""Package paths in the general log: a plan store's own folder names are kept
 (made by the store from the verified plan), any other path becomes a short stable word, since
 folders are often named after the patient."""
 

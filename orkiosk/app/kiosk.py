@@ -237,7 +237,7 @@ class KioskApp(App):
             "refused %s (the reason is on screen, not logged: it may quote the plan)",
             path_for_log(path),
         )
-        self._audit("plan-refused", path=path_for_log(path), reason=message)
+        self._audit("plan-refused", path=str(path), reason=message)  # the clinical record
         if not self._ready_sent:  # the refusal is what the screen shows: that is the start
             Clock.schedule_once(lambda dt: self._send_ready(), 0)
         if self._sync is not None:

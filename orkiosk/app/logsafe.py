@@ -1,10 +1,10 @@
-"""Package paths for log lines and the audit record, without what a person typed into them.
+"""Package paths for the general log, without what a person typed into them.
 
 Whoever makes a package folder names it, often after the patient ("DOE_JOHN_v2"), so a path is
 never logged as given: a folder of a plan store keeps its store-relative name (made by the store
 from the verified plan: plans/<case id>/<version>-<sha>, staging/<sha>), anything else becomes
 "package <8 hex>" (from the SHA-256 of the absolute path, so the lines about one folder can
-still be matched up).
+still be matched up). The audit log, the clinical record, names patients and keeps paths.
 """
 
 from __future__ import annotations
