@@ -78,18 +78,24 @@ def slice_index(ds, affine) -> int:
     return int(round(ijk[2]))
 
 
-def dicom_seg(ct_dir, affine, segments, out, *, fractional=False, frame_of_reference=None):
+def dicom_seg(
+    ct_dir, affine, segments, out, *, fractional=False, labelmap=False, frame_of_reference=None
+):
     """A DICOM SEG made with highdicom on the CT in `ct_dir`.
 
     `segments`: (name, mask[k, j, i] bool or 0..1 float, sRGB 0..255) on the grid of `affine`.
-    Overlapping masks are allowed (one segment each). `frame_of_reference` replaces the SEG's
-    Frame of Reference UID (a SEG made on another scan)."""
+    Overlapping masks are allowed (one segment each), except in a LABELMAP SEG (`labelmap`:
+    one segment number per voxel, as 3D Slicer and newer tools write them).
+    `frame_of_reference` replaces the SEG's Frame of Reference UID (a SEG made on another
+    scan)."""
     import highdicom as hd
     from pydicom.sr.codedict import codes
 
     sources = ct_datasets(ct_dir)
     ks = [slice_index(ds, affine) for ds in sources]
     pixels = np.stack([np.stack([m[k] for _n, m, _c in segments], axis=-1) for k in ks])
+    if labelmap:  # one label per voxel: the segment's number
+        pixels = (pixels.astype(np.uint8) * np.arange(1, len(segments) + 1, dtype=np.uint8)).max(-1)
     descriptions = [
         hd.seg.SegmentDescription(
             segment_number=n + 1,
@@ -107,6 +113,8 @@ def dicom_seg(ct_dir, affine, segments, out, *, fractional=False, frame_of_refer
         segmentation_type=(
             hd.seg.SegmentationTypeValues.FRACTIONAL
             if fractional
+            else hd.seg.SegmentationTypeValues.LABELMAP
+            if labelmap
             else hd.seg.SegmentationTypeValues.BINARY
         ),
         segment_descriptions=descriptions,

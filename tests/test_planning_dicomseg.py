@@ -133,6 +133,28 @@ def test_fractional_seg_is_thresholded_with_a_note(phantom, tmp_path):
     assert any("Faint" in n and "no voxel" in n for n in read.notes)
 
 
+def test_labelmap_seg_gives_each_label_its_segment(phantom, tmp_path, capsys):
+    """A LABELMAP SEG (one segment number per voxel) reads like a BINARY one: each segment a
+    layer of its own, on the right side, and builds into a package."""
+    d, lv, volume = phantom
+    seg_path = dicom_seg(d / "ct", lv.affine, _segments(lv)[1:], tmp_path / "lm.dcm", labelmap=True)
+    import pydicom
+
+    assert pydicom.dcmread(str(seg_path)).SegmentationType == "LABELMAP"
+    read = read_dicom_seg(seg_path, volume)
+    assert [s.name for s in read.segments] == ["Ventricles", "Lesion"]
+    assert np.array_equal(_on_grid(read, 0, lv), lv.array == 2)
+    assert np.array_equal(_on_grid(read, 1, lv), lv.array == 3)
+    assert np.allclose(read.segments[1].color, (1.0, 0.749, 0.102), atol=2 / 255)
+    capsys.readouterr()
+    rc, _out, err = _build(
+        capsys, d / "ct", "-o", tmp_path / "pkg", "--labels", seg_path, "--triangles", "3000"
+    )
+    assert rc == 0, err
+    lesion = load_package(tmp_path / "pkg").meshes["lesion"].positions.mean(axis=0)
+    assert lesion[0] > 20 and np.allclose(lesion, LESION_C, atol=4.0)  # the patient's LEFT
+
+
 def test_other_dicom_objects_are_not_labels(phantom, tmp_path):
     d, _lv, volume = phantom
     ct_file = next(p for p in sorted((d / "ct").iterdir()) if p.suffix not in (".json", ".nrrd"))

@@ -3,7 +3,8 @@
 Each segment becomes a layer of its own, so overlapping segments stay separate structures. Names
 come from the Segment Label, colours from the Recommended Display CIELab Value (converted to sRGB
 by highdicom; the plan stores linear RGB, see colors.py), the terminology from the Segmented
-Property Type. A FRACTIONAL segmentation is thresholded at 0.5 (with a note). highdicom does not
+Property Type. A FRACTIONAL segmentation is thresholded at 0.5 (with a note); a LABELMAP one
+(its own SOP Class) gives each segment number a layer, as a BINARY one. highdicom does not
 check that a SEG belongs to the CT: here the Frame of Reference UID must match the CT's, and when
 the SEG names the series it was made from, that must be the CT's series; a mismatch is refused
 naming both UIDs.
@@ -20,7 +21,9 @@ import numpy as np
 from orkiosk.planning.dicom.volume import Volume
 from orkiosk.planning.labels import LabelError, LabelVolume, Segment, check_affine, check_voxels
 
-SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
+# Segmentation Storage (BINARY, FRACTIONAL) and Label Map Segmentation Storage (LABELMAP: one
+# segment number per voxel, DICOM 2024), both read by highdicom
+SEG_SOP_CLASSES = ("1.2.840.10008.5.1.4.1.1.66.4", "1.2.840.10008.5.1.4.1.1.66.7")
 FRACTIONAL_THRESHOLD = 0.5
 _READ_ERRORS = (ValueError, AttributeError, KeyError, TypeError, RuntimeError, IndexError, OSError)
 

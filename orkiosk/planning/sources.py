@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from orkiosk.planning.dicom.volume import Volume
+from orkiosk.planning.dicomseg import SEG_SOP_CLASSES
 from orkiosk.planning.labels import LabelError, LabelVolume, read_labels
 
-SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
 RTSTRUCT_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.481.3"
 
 
@@ -38,7 +38,7 @@ def read_label_source(path, volume: Volume) -> list[LabelVolume]:
         raise LabelError(f"{p}: cannot read the DICOM file ({exc})") from exc
     uid = getattr(head, "SOPClassUID", None)
     sop = str(uid or "")
-    if sop == SEG_SOP_CLASS:
+    if sop in SEG_SOP_CLASSES:
         from orkiosk.planning.dicomseg import read_dicom_seg
 
         return [read_dicom_seg(p, volume)]
