@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up orkiosk in ./.venv on a Debian/Ubuntu machine: the system libraries it needs (Mesa EGL/GL,
 # which also give a software renderer when there is no GPU), the Python packages, and with --test
-# the test tools (pytest, ruff, Khronos glTF-Validator). Safe to run again: it only adds what is missing.
+# the test tools (pytest, ruff, Khronos glTF-Validator) and the optional VTK extra. Safe to run
+# again: it only adds what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,7 +55,9 @@ if [ ! -e "$stamp" ]; then
   say "installing Python packages ($mode)"
   .venv/bin/python -m pip install -q --upgrade pip
   if [ "$mode" = test ]; then
-    .venv/bin/python -m pip install -q -e ".[test]"
+    # with the optional VTK extra, so that .vtk/.vtp models are tested too (and its absence is
+    # simulated in the tests)
+    .venv/bin/python -m pip install -q -e ".[test,vtk]"
   else
     .venv/bin/python -m pip install -q -e .
   fi

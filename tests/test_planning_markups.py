@@ -269,21 +269,29 @@ def test_bad_mesh_files(tmp_path):
         read_mesh_file(tmp_path / "e.obj")
 
 
-def test_vtk_models_need_the_optional_extra(tmp_path):
-    """Without orkiosk[vtk] a .vtk/.vtp model is refused with the install line; with it, read."""
-    import importlib.util
+def test_vtk_models_need_the_optional_extra(tmp_path, monkeypatch):
+    """Without orkiosk[vtk] a .vtk/.vtp model is refused with the install line."""
+    import sys
 
-    ball = _ball()
-    if importlib.util.find_spec("vtkmodules") is None:
-        (tmp_path / "m.vtk").write_text("# vtk DataFile Version 5.1\nSPACE=RAS\nASCII\n")
-        with pytest.raises(MeshFileError, match=r"m.vtk: .*pip install 'orkiosk\[vtk\]'"):
-            read_mesh_file(tmp_path / "m.vtk")
-        return
+    for name in [m for m in sys.modules if m.startswith("vtkmodules")] + ["vtkmodules"]:
+        monkeypatch.setitem(sys.modules, name, None)  # VTK not installed: its import fails
+    for ext in ("vtk", "vtp"):
+        (tmp_path / f"m.{ext}").write_text("# vtk DataFile Version 5.1\nSPACE=RAS\nASCII\n")
+        with pytest.raises(MeshFileError, match=rf"m.{ext}: .*pip install 'orkiosk\[vtk\]'"):
+            read_mesh_file(tmp_path / f"m.{ext}")
+
+
+@pytest.mark.parametrize("ext", ["vtk", "vtp"])
+def test_vtk_models_are_read_with_the_optional_extra(tmp_path, ext):
+    """With orkiosk[vtk] (CI installs it) a 3D Slicer model in RAS, legacy .vtk or XML .vtp."""
+    pytest.importorskip("vtkmodules")
     from vtkmodules.util.numpy_support import numpy_to_vtk, numpy_to_vtkIdTypeArray
     from vtkmodules.vtkCommonCore import vtkPoints
     from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData
     from vtkmodules.vtkIOLegacy import vtkPolyDataWriter
+    from vtkmodules.vtkIOXML import vtkXMLPolyDataWriter
 
+    ball = _ball()
     pts = vtkPoints()
     ras = ball.positions.astype(np.float64) * np.array([-1.0, -1.0, 1.0])
     pts.SetData(numpy_to_vtk(ras, deep=True))
@@ -296,10 +304,16 @@ def test_vtk_models_need_the_optional_extra(tmp_path):
     poly = vtkPolyData()
     poly.SetPoints(pts)
     poly.SetPolys(cells)
-    writer = vtkPolyDataWriter()
-    writer.SetFileName(str(tmp_path / "m.vtk"))
-    writer.SetHeader("3D Slicer output. SPACE=RAS")
+    if ext == "vtk":
+        writer = vtkPolyDataWriter()
+        writer.SetHeader("3D Slicer output. SPACE=RAS")
+    else:
+        writer = vtkXMLPolyDataWriter()
+    writer.SetFileName(str(tmp_path / f"m.{ext}"))
     writer.SetInputData(poly)
     writer.Write()
-    mesh, used = read_mesh_file(tmp_path / "m.vtk")
+    if ext == "vtp":  # 3D Slicer puts the space in an XML comment
+        text = (tmp_path / "m.vtp").read_text()
+        (tmp_path / "m.vtp").write_text(text.replace("?>", "?>\n<!-- SPACE=RAS -->", 1))
+    mesh, used = read_mesh_file(tmp_path / f"m.{ext}")
     assert used == "RAS" and _triangles(mesh) == _triangles(ball)
