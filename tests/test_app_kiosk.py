@@ -649,3 +649,50 @@ def test_soak_10000_random_touch_events(k):
     rot = k.view.camera.rotation.copy()
     k.drag(start, (start[0] + 30 * k.ppm, start[1]))
     assert not np.allclose(rot, k.view.camera.rotation), "gestures still work"
+
+
+@pytest.mark.parametrize("where", ["upload", "first frame"])
+def test_a_new_plan_the_gpu_cannot_draw_never_shows_under_the_old_picture(
+    k, tmp_path, monkeypatch, where
+):
+    """The GPU fails while a new version is handed over (its upload, or its first frame). The
+    model shows the new plan already, so the screen follows it: the new banner, the error, and
+    no picture or labels of the old plan under them. The next plan is shown normally."""
+    from orkiosk.app.intake import send_path
+    from orkiosk.plan.package import load_package, write_package
+    from orkiosk.render.errors import RenderError
+    from orkiosk.render.steps import FrameSteps
+    from orkiosk.render.upload import SceneUpload
+
+    root, view = k.app.root, k.view
+    shown = k.app.state.package.plan
+
+    def fail(*a, **kw):
+        raise RenderError("injected: the GPU is gone")
+
+    if where == "upload":
+        monkeypatch.setattr(SceneUpload, "step", fail)
+    else:
+        monkeypatch.setattr(FrameSteps, "__next__", fail)
+    meshes = load_package(k.base / "demo").meshes  # the kiosk keeps no CPU meshes
+
+    def version(v):  # the plan on screen (whichever case an earlier test left), version v
+        return write_package(replace(shown, plan_version=v), meshes, tmp_path / f"f{v}")
+
+    v = shown.plan_version + 1
+    send_path(k.base / "control.sock", version(v))
+    _wait(k, lambda: root.alert_kind == "error")
+    assert "Display problem" in root.alert_text and "GPU is gone" in root.alert_text
+    assert root.plan_version_text == f"PLAN v{v}"  # the screen follows the model ...
+    assert view.scene is None and not view.handing_over and k.app._held is None
+    assert view._color.a == 0 and not view._labels  # ... with nothing of the old plan's picture
+    monkeypatch.undo()
+    press(k, root.ids.alert_dismiss)
+    v += 1
+    send_path(k.base / "control.sock", version(v))
+    _wait(k, lambda: view.scene is not None and view.scene.plan.plan_version == v)
+    k.settle()
+    assert root.plan_version_text == f"PLAN v{v}" and view._color.a == 1
+    assert background_fraction(k.view_pixels()) < 0.97  # the anatomy is back
+    k.app.state.dismiss_changes()
+    k.settle()

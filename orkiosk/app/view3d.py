@@ -266,7 +266,10 @@ class PlanView(GestureInput, Widget):
             self._upload_steps(inc)
             return
         scene = self._drawn_scene()
-        if scene is None or (not self._dirty and not self.governor.needs_full_frame()):
+        if scene is None:
+            self._dirty = False  # nothing to draw until a plan is handed over (swap_in)
+            return
+        if not self._dirty and not self.governor.needs_full_frame():
             return
         self._ensure_gl()
         self._ensure_pictures(self._pixel_size())
@@ -292,12 +295,23 @@ class PlanView(GestureInput, Widget):
             inc.scene = inc.upload.scene
 
     def _handover_failed(self, inc: Incoming, exc: Exception) -> None:
-        """The GPU could not take the new plan: keep the old picture and say so."""
+        """The GPU could not take or draw the new plan. The model shows it already and the rest
+        of the screen waits for its picture, so the old picture goes too: the view shows no
+        plan, the error says why, and the screen follows now (on_handover). Never the new plan's
+        banner over the old plan's picture, never a screen that stops following the model."""
         log.error("could not hand the new plan to the GPU: %s", exc)
+        self._drop_job()
         inc.release()
         self._incoming = None
+        if self.scene is not None:
+            self.scene.release()
+            self.scene = None
+        self._pictures.release()
+        self._color.a = 0
+        if self.camera is not None:  # the old plan's labels go with its picture
+            self._view_labels.update([], [], self.camera, self._pixel_size(), self._px_per_mm)
         if self.state is not None:
-            self.state.set_error(f"Display problem: {exc}")
+            self.state.set_error(f"Display problem: the new plan cannot be drawn ({exc})")
         self.dispatch("on_handover", inc.package)
 
     def draw(self, interactive: bool = False) -> None:
@@ -387,6 +401,10 @@ class PlanView(GestureInput, Widget):
         try:
             step = next(job.steps)
         except RenderError as exc:
+            inc = self._incoming
+            if inc is not None and job.scene is inc.scene:  # the new plan's first frame
+                self._handover_failed(inc, exc)
+                return True, 0, 0
             self._drop_job()
             self._dirty = False
             self._render_failed(exc)
