@@ -88,6 +88,16 @@ def _add_build(sub) -> None:
         metavar="MM",
         help="voxel size of the carried image, never finer than the series (default 1.0 mm)",
     )
+    g = p.add_argument_group("contact sheet")
+    g.add_argument(
+        "--report",
+        type=Path,
+        metavar="FILE.png",
+        help="where to write the contact sheet: the model from the front and the side and "
+        "axial/coronal/sagittal slices with the structures' contours, drawn by the kiosk's "
+        "renderer (default: OUT_PKG.png beside the package)",
+    )
+    g.add_argument("--no-report", action="store_true", help="write no contact sheet")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_build)
 
@@ -280,8 +290,33 @@ def run_build(args) -> int:
         result = _run(opts, progress)
     finally:
         progress.clear()
-    print(format_summary(result))
+    summary = format_summary(result)
+    if not args.no_report:
+        summary += "\n" + _write_report(result, args.report)
+    print(summary)
     return 0
+
+
+def _write_report(result, path: Path | None) -> str:
+    """Write the contact sheet; the summary line that says where (or why not: the package is
+    built and verified either way, so a missing GL stack costs the picture, not the build)."""
+    from orkiosk.plan.package import load_package
+    from orkiosk.render.contactsheet import contact_sheet
+    from orkiosk.render.errors import RenderError
+
+    out = path or result.package.with_name(result.package.name + ".png")
+    lines = [
+        f"{r.name}: {r.volume_ml:.1f} ml, {r.triangles:,} triangles"
+        for r in result.structures
+        if r.volume_ml is not None
+    ]
+    try:
+        sheet = contact_sheet(load_package(result.package), lines)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        sheet.save(out)
+    except (RenderError, OSError) as exc:
+        return f"report    not written ({exc}); the package is complete"
+    return f"report    {out}"
 
 
 def run_phantom(args) -> int:
