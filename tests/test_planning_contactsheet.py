@@ -8,7 +8,6 @@ import pytest
 from PIL import Image
 
 from orkiosk.cli import main
-from orkiosk.planning.colors import NAMED
 from orkiosk.render import contactsheet
 from orkiosk.render.contactsheet import HEADER, PANEL
 from orkiosk.render.errors import RenderError
@@ -51,12 +50,14 @@ def _panel(sheet: Image.Image, row: int, col: int) -> np.ndarray:
     return np.asarray(sheet.convert("RGB"))[y : y + h, col * w : (col + 1) * w].astype(int)
 
 
-def _lesion_x(panel: np.ndarray) -> float:
+def _lesion_x(panel: np.ndarray, pkg) -> float:
     """Mean column of the pixels drawn in the lesion's colour (its contour on a slice)."""
-    r, g, b = (panel[..., n] for n in range(3))
-    # The lesion's amber (255, 191, 26 in sRGB) on a thin, smoothed line: strong red, no blue.
-    assert NAMED["lesion"] == (1.00, 0.75, 0.10)  # sRGB
-    hit = (r > 170) & (g > 110) & (g < 230) & (b < 110) & (r - b > 110)
+    from orkiosk.plan.colors import srgb
+    from orkiosk.plan.package import load_package
+
+    colour = load_package(pkg).plan.structure("lesion").color
+    rgb8 = np.array([round(255 * c) for c in srgb(colour)])
+    hit = np.abs(panel - rgb8).max(axis=2) <= 12
     assert hit.sum() > 20, "the lesion's contour is not on the slice"
     return float(np.nonzero(hit)[1].mean())
 
@@ -75,10 +76,10 @@ def test_the_slices_pass_through_the_target_with_the_left_on_the_right(built):
     sheet = Image.open(built.with_name(built.name + ".png"))
     half = PANEL[0] / 2
     # Axial and coronal (radiological): the patient's left lesion on the image's right.
-    assert _lesion_x(_panel(sheet, 1, 0)) > half + 20
-    assert _lesion_x(_panel(sheet, 1, 1)) > half + 20
+    assert _lesion_x(_panel(sheet, 1, 0), built) > half + 20
+    assert _lesion_x(_panel(sheet, 1, 1), built) > half + 20
     # The sagittal slice through the target shows the lesion too.
-    _lesion_x(_panel(sheet, 1, 2))
+    _lesion_x(_panel(sheet, 1, 2), built)
 
 
 def test_report_path_and_no_report(built, tmp_path, capsys):
@@ -109,4 +110,39 @@ def test_slice_point_is_the_first_target(built):
     from orkiosk.plan.package import load_package
 
     pkg = load_package(built)
-    assert np.allclose(contactsheet.slice_point(pkg), pkg.plan.trajectories[0].target)
+    point, why = contactsheet.slice_point(pkg)
+    assert np.allclose(point, pkg.plan.trajectories[0].target) and why == "target of Biopsy"
+
+
+def test_real_chest_ct_with_a_slicer_label_map(tmp_path, capsys):
+    """pyradiomics' lung2 (a real chest CT) with its label map: without a trajectory the slices
+    pass through the labelled lesion, whose contour shows on each of them, on its own side."""
+    import nrrd
+    import realdata
+
+    from orkiosk.planning.phantom.series import write_series
+
+    array, affine = realdata.need(realdata.nrrd_volume, "lung2")
+    label = realdata.need(realdata.radiomics_file, "lung2_label.nrrd")
+    lab, _ = nrrd.read(str(label))
+    ks = np.nonzero(lab.any(axis=(0, 1)))[0]
+    k0, k1 = max(0, ks.min() - 4), ks.max() + 5
+    crop = affine.copy()
+    crop[:3, 3] = affine[:3, 3] + affine[:3, 2] * k0
+    write_series(array[k0:k1], crop, tmp_path / "ct", series_description="lung2")
+    pkg = tmp_path / "pkg"
+    rc = main(
+        ["build", str(tmp_path / "ct"), "-o", str(pkg), "--preset", "bone"]
+        + ["--labels", str(label), "--label", "1:Lesion", "--triangles", "20000", "--quiet"]
+    )
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    sheet = Image.open(pkg.with_name("pkg.png"))
+    # The lesion's centre in LPS: x > 0 is the patient's left.
+    ijk = np.argwhere(lab > 0).mean(axis=0)
+    left = float((affine[:3, :3] @ ijk + affine[:3, 3])[0]) > 0
+    half = PANEL[0] / 2
+    for col in (0, 1):  # axial, coronal: radiological, the patient's left on the right
+        x = _lesion_x(_panel(sheet, 1, col), pkg)
+        assert (x > half) == left, (col, x)
+    _lesion_x(_panel(sheet, 1, 2), pkg)

@@ -33,12 +33,26 @@ PLANES = ("axial", "coronal", "sagittal")
 SOFT_TISSUE = "400/40"  # CT window of the slices: soft tissue, bone and air all told apart
 
 
-def slice_point(pkg) -> np.ndarray:
-    """Where the three slices cross: the first trajectory's target, else the plan's middle."""
-    if pkg.plan.trajectories:
-        return np.asarray(pkg.plan.trajectories[0].target, dtype=np.float64)
-    lo, hi = plan_bounds(pkg.plan, pkg.meshes)
-    return (np.asarray(lo, dtype=np.float64) + np.asarray(hi, dtype=np.float64)) / 2
+def slice_point(pkg) -> tuple[np.ndarray, str]:
+    """Where the three slices cross, and why there: the first trajectory's target, else the
+    middle of the first tumour, else of the smallest structure that is not skin or bone (what a
+    planner segments by hand is what the sheet should show), else the middle of the plan."""
+    plan = pkg.plan
+    if plan.trajectories:
+        t = plan.trajectories[0]
+        return np.asarray(t.target, dtype=np.float64), f"target of {t.name}"
+    candidates = [s for s in plan.structures if s.category == "tumour" and s.id in pkg.meshes]
+    if not candidates:
+        others = [
+            s for s in plan.structures if s.category not in ("skin", "bone") and s.id in pkg.meshes
+        ]
+        candidates = sorted(others, key=lambda s: pkg.meshes[s.id].triangle_count)
+    if candidates:
+        s = candidates[0]
+        lo, hi = pkg.meshes[s.id].bounds()
+        return (np.asarray(lo, np.float64) + np.asarray(hi, np.float64)) / 2, f"middle of {s.name}"
+    lo, hi = plan_bounds(plan, pkg.meshes)
+    return (np.asarray(lo, np.float64) + np.asarray(hi, np.float64)) / 2, "middle of the plan"
 
 
 def contact_sheet(pkg, extra_lines: list[str] | None = None, ctx=None) -> Image.Image:
@@ -48,6 +62,8 @@ def contact_sheet(pkg, extra_lines: list[str] | None = None, ctx=None) -> Image.
 
     w, h = PANEL
     sheet = Image.new("RGB", (3 * w, HEADER + 2 * h), BACKGROUND)
+    point, why = slice_point(pkg)
+    lines = [f"slices through the {why}:", "  " + ", ".join(f"{v:.1f}" for v in point) + " mm LPS"]
     own = ctx is None
     ctx = ctx or create_headless_context()
     try:
@@ -60,7 +76,7 @@ def contact_sheet(pkg, extra_lines: list[str] | None = None, ctx=None) -> Image.
         if pkg.image is not None:
             lo, hi = plan_bounds(pkg.plan, pkg.meshes)
             mid = (np.asarray(lo, dtype=np.float64) + np.asarray(hi, dtype=np.float64)) / 2
-            offset = slice_point(pkg) - mid
+            offset = point - mid
             for col, plane in enumerate(PLANES):
                 axis = {"axial": 2, "sagittal": 0, "coronal": 1}[plane]
                 pic, _frame = render_slice_snapshot(
@@ -72,7 +88,7 @@ def contact_sheet(pkg, extra_lines: list[str] | None = None, ctx=None) -> Image.
     finally:
         if own:
             ctx.release()
-    _legend(sheet, pkg, extra_lines or [])
+    _legend(sheet, pkg, [*(extra_lines or []), "", *lines])
     _header(sheet, pkg)
     return sheet
 
