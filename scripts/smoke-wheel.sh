@@ -55,6 +55,7 @@ say "phantom -> build -> verify"
 "$ork" phantom ct --size tiny --no-extras >/dev/null
 "$ork" build ct -o pkg --preset skin --preset bone --quiet >/dev/null
 "$ork" verify pkg
+[ -s pkg.png ] || { say "the build wrote no contact sheet (pkg.png)"; exit 1; }
 
 say "the kiosk starts on the demo plan (READY=1 on a notify socket)"
 SDL_VIDEODRIVER=offscreen "$py" - "$ork" <<'PY'
