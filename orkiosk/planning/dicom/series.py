@@ -8,6 +8,7 @@ from orkiosk.planning.dicom.errors import DicomError
 from orkiosk.planning.dicom.geometry import check_geometry
 from orkiosk.planning.dicom.header import read_info
 from orkiosk.planning.dicom.pixels import load_frames
+from orkiosk.planning.dicom.regularise import regularise
 from orkiosk.planning.dicom.scan import Scan, SeriesGroup, choose_series, scan_folder
 from orkiosk.planning.dicom.volume import Volume
 
@@ -24,14 +25,16 @@ def read_series(
     scan = scan_folder(folder, (lambda d, t: progress("scan", d, t)) if progress else None)
     grp, notes = choose_series(scan, series_uid)
     _refuse_broken(scan, grp)
-    frames, affine, geo_notes = check_geometry(list(grp.frames), grp.uid)
-    notes += geo_notes
+    plan = check_geometry(list(grp.frames), grp.uid)
+    frames = plan.frames
+    notes += plan.notes
     if scan.ignored:
         notes.append(f"ignored {len(scan.ignored)} file(s) that are not DICOM images")
     array = load_frames(frames, (lambda d, t: progress("read", d, t)) if progress else None)
+    array = regularise(array, plan)
     info = read_info(frames[0].path, grp.uid)
     files = tuple(dict.fromkeys(f.path for f in frames))
-    return Volume(array=array, affine=affine, info=info, files=files, notes=tuple(notes))
+    return Volume(array=array, affine=plan.affine, info=info, files=files, notes=tuple(notes))
 
 
 def _refuse_broken(scan: Scan, grp: SeriesGroup) -> None:
