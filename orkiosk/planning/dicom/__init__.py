@@ -5,7 +5,10 @@ grouped by Series Instance UID and one series is chosen: the one asked for, else
 most images (localizers never win) (scan.py). Its slices are sorted by their position along the
 slice normal (the cross product of the two ImageOrientationPatient cosines) and the geometry is
 checked before anything is built: one orientation, one matrix size and pixel spacing, at least two
-slices, uniform spacing, no missing slice, no gantry tilt (sheared stack) (geometry.py). Pixel
+slices, one image per position (geometry.py). Positions the scanner rounded are placed on the
+least-squares grid; a missing slice, varying spacing or a gantry tilt is resampled onto a regular
+grid from the true positions (geometry.py plans it, regularise.py does it), each with a note; a
+gap too wide to interpolate honestly is refused. Pixel
 values go through RescaleSlope/RescaleIntercept (Hounsfield units for CT). Compressed transfer
 syntaxes decode through pydicom's plugins (pylibjpeg, pylibjpeg-libjpeg, -openjpeg, -rle)
 (pixels.py). Enhanced multi-frame images (one file, many frames, positions in the per-frame
