@@ -14,7 +14,11 @@ structures (all may be repeated and mixed; without any, a CT gets --preset skin 
 {presets}
   --structure NAME:LOW[:HIGH][:COLOUR]
                            a threshold structure for any modality, e.g. Lesion:60:160:orange
-                           (LOW or HIGH may be empty; COLOUR a name, #rrggbb or r,g,b)
+                           (LOW or HIGH may be empty; COLOUR a name, #rrggbb or r,g,b); every
+                           piece over 20 mm^3 is kept
+  on a CT, presets and --structure thresholds keep to the patient's body: the table, head holder,
+  cushions and the outside of the reconstruction circle are left out (--keep-table: keep them);
+  the summary says what each structure left out
   --labels FILE            a segmentation made elsewhere: a labelmap (.nrrd, 3D Slicer .seg.nrrd,
                            .nii, .nii.gz), a DICOM SEG or a DICOM RTSTRUCT (told apart by content);
                            every label, segment or ROI becomes a structure, named and coloured
@@ -70,8 +74,10 @@ def _add_build(sub) -> None:
     p.add_argument("--force", action="store_true", help="replace OUT_PKG if it exists")
     p.add_argument(
         "--series",
-        metavar="UID",
-        help="Series Instance UID to build (default: the series with most images)",
+        metavar="SERIES",
+        help="series to build: its Series Instance UID (or the no-uid-... id shown for files "
+        "without one), series number or description (exact, any case) (default: the series "
+        "with most images)",
     )
     _add_structure_args(p.add_argument_group("structures"))
     _add_plan_args(p.add_argument_group("plan"))
@@ -167,6 +173,12 @@ def _add_structure_args(g) -> None:
         default=[],
         metavar="ID=VALUE",
         help="default opacity of a structure (0..1), e.g. bone=0.4 to show what lies inside",
+    )
+    g.add_argument(
+        "--keep-table",
+        action="store_true",
+        help="on a CT, do not limit the presets and --structure thresholds to the patient's "
+        "body (by default the table, head holder and cushions are left out)",
     )
 
 
@@ -284,6 +296,7 @@ def run_build(args) -> int:
         overwrite=args.force,
         image=not args.no_image,
         image_spacing=args.image_spacing,
+        keep_table=args.keep_table,
     )
     progress = Progress(enabled=not args.quiet)
     try:

@@ -52,6 +52,7 @@ class BuildOptions:
     overwrite: bool = False
     image: bool = True  # format 1.1: carry the cropped, resampled series (--no-image: not)
     image_spacing: float = 1.0  # mm (--image-spacing)
+    keep_table: bool = False  # CT thresholds not limited to the patient's body (--keep-table)
 
 
 def check_options(opts: BuildOptions) -> str:

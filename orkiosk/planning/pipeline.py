@@ -82,7 +82,9 @@ def _run(opts: BuildOptions, progress: Progress, laterality: str, tmp: Path) -> 
     check_items_inside(volume, items)
     notes += check_laterality(laterality, items)
 
-    jobs = segmentation_jobs(volume, specs, opts.labels, label_names, watch, notes, scene_labels)
+    jobs = segmentation_jobs(
+        volume, specs, opts.labels, label_names, watch, notes, scene_labels, opts.keep_table
+    )
     built = build_structures(jobs, meshes, volume, opts, progress, watch)
     notes += built.notes
     plan = make_plan(opts, volume.info, laterality, built.structures, items)

@@ -42,6 +42,9 @@ def format_summary(res: BuildResult) -> str:
     fmt = [str.ljust, str.ljust, str.rjust, str.rjust, str.rjust, str.rjust]
     for row in [head, *rows]:
         lines.append("  ".join(f(str(x), w) for f, x, w in zip(fmt, row, widths, strict=True)))
+    for r in res.structures:
+        if r.dropped:
+            lines.append(f"left out   {r.name}: {r.dropped}")
     if p.image is not None:
         im = p.image
         size = next((f.size for f in p.files if f.path == im.path), 0)

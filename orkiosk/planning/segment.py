@@ -12,11 +12,12 @@ isovalue (docs/architecture.md: integer isovalues on integer data make zero-area
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from orkiosk.plan.colors import linear
+from orkiosk.planning.bodymask import OUTSIDE_HU, BodyMask
 from orkiosk.planning.colors import NAMED, palette
 from orkiosk.planning.dicom.volume import Volume
 from orkiosk.planning.labels import LabelVolume, Segment
@@ -25,6 +26,34 @@ from orkiosk.planning.specs import SegmentError, StructureSpec
 FULL = np.ones((3, 3, 3), dtype=bool)  # 26-connectivity
 FACE = None  # scipy's default: 6-connectivity
 LABEL_SIGMA = 0.5  # voxels: the blur of a labelmap mask before its surface is taken
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """What the clean-up of one threshold structure left out, for the summary."""
+
+    outside_body_ml: float = 0.0  # above the threshold but outside the patient's body
+    small_pieces: int = 0  # pieces under the size rules (minimum volume, fraction, largest only)
+    small_ml: float = 0.0
+    outer_pieces: int = 0  # pieces that reach the air around the patient (airway)
+    outer_ml: float = 0.0
+
+    def summary(self) -> str:
+        """'outside the body: 312 ml left out; 14 pieces (0.9 ml) under the size rules', or ''."""
+        parts = []
+        if self.outside_body_ml > 0:
+            parts.append(f"outside the body: {self.outside_body_ml:.1f} ml left out")
+        if self.small_pieces:
+            parts.append(
+                f"{self.small_pieces} piece{'s' if self.small_pieces > 1 else ''} "
+                f"({self.small_ml:.1f} ml) under the size rules left out"
+            )
+        if self.outer_pieces:
+            parts.append(
+                f"{self.outer_pieces} piece{'s' if self.outer_pieces > 1 else ''} "
+                f"({self.outer_ml:.1f} ml) reaching the air around the patient left out"
+            )
+        return "; ".join(parts)
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,6 +66,7 @@ class Segmentation:
     affine: np.ndarray  # of the full grid (i, j, k, 1) -> LPS
     voxels: int
     volume_ml: float
+    dropped: Dropped = Dropped()  # what the clean-up left out (thresholds only)
 
     def field_affine(self) -> np.ndarray:
         """(i, j, k, 1) of `field` -> LPS mm (accounts for the crop and the padding)."""
@@ -58,20 +88,27 @@ def _bbox(mask: np.ndarray) -> tuple[slice, slice, slice] | None:
 
 
 def _keep_components(
-    mask, spec: StructureSpec, voxel_mm3: float, drop_at=()
-) -> tuple[np.ndarray, int]:
-    """Keep the large pieces; `drop_at` (k, j, i) voxels name pieces to leave out whatever size."""
+    mask, spec: StructureSpec, voxel_mm3: float, outer=None
+) -> tuple[np.ndarray, Dropped]:
+    """Keep the large pieces; pieces touching `outer` (a bool mask) are left out whatever size."""
     from scipy import ndimage
 
     labels, n = ndimage.label(mask, structure=FULL if spec.connectivity26 else FACE)
     if n == 0:
-        return mask, 0
+        return mask, Dropped()
     sizes = np.bincount(labels.ravel())
     sizes[0] = 0
-    for idx in drop_at:
-        sizes[labels[idx]] = 0
+    outer_ids = np.zeros(n + 1, dtype=bool)
+    if outer is not None:
+        outer_ids[np.unique(labels[outer])] = True
+        outer_ids[0] = False
+    outer_vox = int(sizes[outer_ids].sum())
+    outer_count = int(outer_ids.sum())
+    sizes[outer_ids] = 0
     if not sizes.any():
-        return np.zeros_like(mask), 0
+        return np.zeros_like(mask), Dropped(
+            outer_pieces=outer_count, outer_ml=outer_vox * voxel_mm3 / 1000
+        )
     largest = int(sizes.max())
     keep_min = max(spec.min_volume_mm3 / voxel_mm3, spec.keep_fraction * largest)
     if spec.keep_fraction >= 1.0:
@@ -80,7 +117,14 @@ def _keep_components(
     else:
         keep = sizes >= keep_min
         keep[0] = False
-    return keep[labels], int(keep.sum())
+    small = (sizes > 0) & ~keep
+    dropped = Dropped(
+        small_pieces=int(small.sum()),
+        small_ml=float(sizes[small].sum()) * voxel_mm3 / 1000,
+        outer_pieces=outer_count,
+        outer_ml=outer_vox * voxel_mm3 / 1000,
+    )
+    return keep[labels], dropped
 
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
@@ -113,8 +157,12 @@ def _threshold_field(values: np.ndarray, spec: StructureSpec, integer: bool) -> 
     return f
 
 
-def segment_threshold(volume: Volume, spec: StructureSpec) -> Segmentation:
-    """Cut `spec` out of the volume: threshold, clean up, crop, field for marching cubes."""
+def segment_threshold(
+    volume: Volume, spec: StructureSpec, body: BodyMask | None = None
+) -> Segmentation:
+    """Cut `spec` out of the volume: threshold, limit to the `body` (if given: the patient without
+    the table, see bodymask.py), clean up, crop, field for marching cubes. On a CT, values at or
+    below OUTSIDE_HU (outside the reconstruction circle, padding) are never inside."""
     from scipy import ndimage
 
     modality = (volume.info.modality or "").upper()
@@ -123,6 +171,7 @@ def segment_threshold(volume: Volume, spec: StructureSpec) -> Segmentation:
             f"structure {spec.name!r} is a CT preset in Hounsfield units, but the series is "
             f"{modality}; give thresholds for this image with --structure NAME:LOW[:HIGH]"
         )
+    ct = modality == "CT" or (spec.hu and not modality)
     arr = volume.array
     integer = np.issubdtype(arr.dtype, np.integer)
     mask = np.ones(arr.shape, dtype=bool)
@@ -130,34 +179,53 @@ def segment_threshold(volume: Volume, spec: StructureSpec) -> Segmentation:
         mask &= arr >= (np.ceil(spec.low) if integer else spec.low)
     if spec.high is not None:
         mask &= arr <= (np.floor(spec.high) if integer else spec.high)
+    if ct:
+        mask &= arr > OUTSIDE_HU
     box = _bbox(mask)
     if box is None:
         raise SegmentError(_empty_message(volume, spec))
+    voxel_mm3 = float(np.prod(volume.spacing))
+    sub = mask[box]
+    outside_ml = 0.0
+    if body is not None:
+        sub = _inside_body(sub, body.crop(box), spec)
+        outside_ml = int(np.count_nonzero(mask[box] & ~sub)) * voxel_mm3 / 1000.0
+        box2 = _bbox(sub)
+        if box2 is None:
+            raise SegmentError(
+                f"structure {spec.name!r}: every voxel of the threshold ({outside_ml:.1f} ml) "
+                "lies outside the patient's body (table, holder, cushions); use --keep-table "
+                "to keep what lies outside the body"
+            )
+        sub = sub[box2]
+        box = _compose(box, box2)
+    del mask
     if spec.exclude_above is not None and spec.exclude_mm > 0:
         r = np.maximum(
             1, np.round(spec.exclude_mm / np.array(volume.spacing)[::-1]).astype(int)
         )  # voxels along k, j, i
-        grown = tuple(
-            slice(max(0, s.start - int(n)), min(dim, s.stop + int(n)))
-            for s, n, dim in zip(box, r, arr.shape, strict=True)
-        )
+        grown = _grow(box, r, arr.shape)
         near = ndimage.maximum_filter(
             (arr[grown] >= spec.exclude_above).view(np.uint8), size=tuple(2 * r + 1)
         ).astype(bool)
-        inner = tuple(
-            slice(b.start - g.start, b.stop - g.start) for b, g in zip(box, grown, strict=True)
-        )
-        sub = mask[box] & ~near[inner]
-    else:
-        sub = mask[box]
-    voxel_mm3 = float(np.prod(volume.spacing))
-    drop_at = []
-    if spec.not_outside:  # the air around the patient reaches the corners of the volume
+        sub &= ~near[_inner(box, grown)]
+        del near
+    outer = None
+    if spec.not_outside:  # the air around the patient reaches the corners of the volume ...
+        outer = np.zeros(sub.shape, dtype=bool)
         for corner in np.ndindex(2, 2, 2):
             idx = tuple((dim - 1) * c for dim, c in zip(arr.shape, corner, strict=True))
             if all(b.start <= v < b.stop for v, b in zip(idx, box, strict=True)):
-                drop_at.append(tuple(v - b.start for v, b in zip(idx, box, strict=True)))
-    kept, _ = _keep_components(sub, spec, voxel_mm3, drop_at)
+                outer[tuple(v - b.start for v, b in zip(idx, box, strict=True))] = True
+        grown = _grow(box, np.ones(3, dtype=int), arr.shape)
+        if ct:  # ... or touches the outside of the reconstruction circle
+            pad = arr[grown] <= OUTSIDE_HU
+            if pad.any():
+                outer |= ndimage.binary_dilation(pad)[_inner(box, grown)]
+        if body is not None:  # ... or touches the outside of the body (the air next to the skin)
+            outer |= ndimage.binary_dilation(~body.crop(grown))[_inner(box, grown)]
+    kept, dropped = _keep_components(sub, spec, voxel_mm3, outer)
+    dropped = replace(dropped, outside_body_ml=outside_ml)
     if spec.fill_holes:
         kept = _fill_holes(kept)
     box2 = _bbox(kept)
@@ -167,7 +235,7 @@ def segment_threshold(volume: Volume, spec: StructureSpec) -> Segmentation:
             f"{spec.min_volume_mm3:g} mm^3; check the thresholds"
         )
     kept = kept[box2]
-    box = tuple(slice(a.start + b.start, a.start + b.stop) for a, b in zip(box, box2, strict=True))
+    box = _compose(box, box2)
     field = _threshold_field(arr[box], spec, integer)
     # Follow the cleaned mask where it differs from the raw threshold.
     np.maximum(field, 0.5, out=field, where=kept)
@@ -180,6 +248,47 @@ def segment_threshold(volume: Volume, spec: StructureSpec) -> Segmentation:
         affine=volume.affine,
         voxels=voxels,
         volume_ml=voxels * voxel_mm3 / 1000.0,
+        dropped=dropped,
+    )
+
+
+def _inside_body(sub: np.ndarray, inside: np.ndarray, spec: StructureSpec) -> np.ndarray:
+    """The part of the threshold mask `sub` that belongs to the patient. A piece that lies mostly
+    outside the body (a head holder's arc, the table) is left out whole, also where it dips into
+    the body mask at a contact point; of the other pieces (and of the piece with the most voxels
+    in the body, which is the patient's), what lies outside the body."""
+    from scipy import ndimage
+
+    if not np.any(sub > inside):  # nothing outside the body
+        return sub
+    labels, n = ndimage.label(sub, structure=FULL if spec.connectivity26 else FACE)
+    total = np.bincount(labels.ravel(), minlength=n + 1)
+    within = np.bincount(labels[inside], minlength=n + 1)
+    furniture = 2 * within < total
+    furniture[0] = False
+    furniture[int(np.argmax(within[1:])) + 1 if n else 0] = False
+    return sub & inside & ~furniture[labels]
+
+
+def _compose(outer: tuple, inner: tuple) -> tuple[slice, slice, slice]:
+    """`inner` (slices of the `outer` box) as slices of the full grid."""
+    return tuple(
+        slice(a.start + b.start, a.start + b.stop) for a, b in zip(outer, inner, strict=True)
+    )
+
+
+def _grow(box: tuple, r, shape) -> tuple[slice, slice, slice]:
+    """`box` grown by r[axis] voxels, clipped to the grid."""
+    return tuple(
+        slice(max(0, s.start - int(n)), min(dim, s.stop + int(n)))
+        for s, n, dim in zip(box, r, shape, strict=True)
+    )
+
+
+def _inner(box: tuple, grown: tuple) -> tuple[slice, slice, slice]:
+    """`box` as slices of the `grown` box."""
+    return tuple(
+        slice(b.start - g.start, b.stop - g.start) for b, g in zip(box, grown, strict=True)
     )
 
 

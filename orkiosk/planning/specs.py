@@ -28,7 +28,9 @@ class StructureSpec:
     category: str = "anatomy"
     opacity: float = 1.0
     critical: bool = False
-    keep_fraction: float = 0.1  # keep components >= this fraction of the largest (1.0: largest)
+    # Keep pieces >= this fraction of the largest (1.0: the largest only). 0 for custom
+    # thresholds: every piece above min_volume_mm3 is kept (the summary lists what was dropped).
+    keep_fraction: float = 0.0
     min_volume_mm3: float = 20.0  # drop components smaller than this
     connectivity26: bool = False
     fill_holes: bool = True  # fill cavities enclosed in 3-D
@@ -67,7 +69,7 @@ PRESETS: dict[str, StructureSpec] = {
         color=linear(NAMED["bone"]),
         category="bone",
         opacity=1.0,
-        keep_fraction=0.02,
+        keep_fraction=0.0,  # real bones come in many pieces (ribs, vertebrae): keep them all
         min_volume_mm3=100.0,
         fill_holes=False,
         triangles=200_000,
@@ -106,7 +108,7 @@ PRESETS: dict[str, StructureSpec] = {
 }
 PRESET_HELP = {
     "skin": "air/soft tissue boundary (> -300 HU), largest piece, cavities filled",
-    "bone": "bone (> 400 HU, above contrast-filled vessels), pieces >= 2 % of the largest",
+    "bone": "bone (> 400 HU, above contrast-filled vessels), every piece over 100 mm^3",
     "vessels": "contrast-filled vessels (150..400 HU), 2 mm clear of bone, critical",
     "airway": "air inside the body (-1100..-400 HU, not the air around it): airways, sinuses",
 }

@@ -14,6 +14,7 @@ from orkiosk.plan.mesh import Mesh
 from orkiosk.plan.model import Structure
 from orkiosk.planning import segment as seg
 from orkiosk.planning.assemble import make_structure
+from orkiosk.planning.bodymask import body_mask
 from orkiosk.planning.checks import check_overlap, label_bounds
 from orkiosk.planning.colors import NAMED, palette
 from orkiosk.planning.dicom.volume import Volume
@@ -36,6 +37,7 @@ class StructureResult:
     raw_triangles: int = 0
     volume_ml: float | None = None
     bytes: int = 0
+    dropped: str = ""  # what the clean-up left out ("outside the body: 312 ml left out; ...")
 
 
 @dataclass
@@ -57,10 +59,19 @@ def segmentation_jobs(
     watch: Stopwatch,
     notes: list[str] | None = None,
     more: list | None = None,
+    keep_table: bool = False,
 ) -> list[tuple]:
     """Work list: (spec, make-segmentation, source) for thresholds and the labels of each file
-    (labelmaps, DICOM SEG, RTSTRUCT); what the readers had to say goes to `notes`."""
-    jobs = [(s, lambda s=s: seg.segment_threshold(volume, s), "threshold") for s in specs]
+    (labelmaps, DICOM SEG, RTSTRUCT); what the readers had to say goes to `notes`. On a CT the
+    thresholds are limited to the patient's body (bodymask.py, made once here) unless
+    `keep_table`."""
+    body = None
+    if specs and (volume.info.modality or "").upper() == "CT" and not keep_table:
+        with watch("body"):
+            body = body_mask(volume)
+    jobs = [
+        (s, lambda s=s: seg.segment_threshold(volume, s, body=body), "threshold") for s in specs
+    ]
     for path in label_paths:
         with watch("labels"):
             volumes = read_label_source(path, volume)
@@ -136,6 +147,7 @@ def _add_surface(built: Built, spec, segm, source: str, smooth: int, watch: Stop
             mesh.vertex_count,
             stats.triangles_raw,
             segm.volume_ml,
+            dropped=segm.dropped.summary(),
         )
     )
     if stats.reduced > 1:
