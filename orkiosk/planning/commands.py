@@ -318,11 +318,12 @@ def _write_report(result, path: Path | None) -> str:
     from orkiosk.render.errors import RenderError
 
     out = path or result.package.with_name(result.package.name + ".png")
-    lines = [
-        f"{r.name}: {r.volume_ml:.1f} ml, {r.triangles:,} triangles"
-        for r in result.structures
-        if r.volume_ml is not None
-    ]
+    lines = []
+    for r in result.structures:
+        if r.volume_ml is not None:
+            lines.append(f"{r.name}: {r.volume_ml:.1f} ml, {r.triangles:,} triangles")
+        if r.dropped:
+            lines.append(f"  left out: {r.dropped}")
     try:
         sheet = contact_sheet(load_package(result.package), lines)
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -225,7 +225,8 @@ def segment_threshold(
         if body is not None:  # ... or touches the outside of the body (the air next to the skin)
             outer |= ndimage.binary_dilation(~body.crop(grown))[_inner(box, grown)]
     kept, dropped = _keep_components(sub, spec, voxel_mm3, outer)
-    dropped = replace(dropped, outside_body_ml=outside_ml)
+    if not spec.not_outside:  # for airway the outside of the body is the air around it: no news
+        dropped = replace(dropped, outside_body_ml=outside_ml)
     if spec.fill_holes:
         kept = _fill_holes(kept)
     box2 = _bbox(kept)

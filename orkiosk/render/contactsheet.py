@@ -12,6 +12,8 @@ slices: the patient's left on the image's right).
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 from PIL import Image, ImageDraw
 
@@ -124,10 +126,15 @@ def _legend(sheet: Image.Image, pkg, extra_lines: list[str]) -> None:
         if y > HEADER + h - 40:
             break
     y += 8
-    for line in extra_lines:
+    wrapped = [
+        part
+        for line in extra_lines
+        for part in (textwrap.wrap(line, 60, subsequent_indent="    ") or [""])
+    ]
+    for line in wrapped:
         if y > HEADER + h - 22:
             break
-        draw.text((x0, y), line[:64], font=small, fill=DIM)
+        draw.text((x0, y), line, font=small, fill=DIM)
         y += 20
 
 
