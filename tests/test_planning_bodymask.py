@@ -144,7 +144,7 @@ def test_custom_threshold_keeps_every_piece_and_says_what_it_dropped():
     s = seg.segment_threshold(vol, spec)
     assert s.voxels == 25**3 + 4**3
     assert (s.dropped.small_pieces, s.dropped.small_ml) == (1, 0.001)
-    assert s.dropped.summary() == "1 piece (0.0 ml) under the size rules left out"
+    assert s.dropped.summary() == "1 small piece (0.0 ml)"
     strict = seg.segment_threshold(vol, replace(spec, keep_fraction=0.1))
     assert strict.voxels == 25**3 and strict.dropped.small_pieces == 2
 

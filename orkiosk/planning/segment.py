@@ -39,21 +39,22 @@ class Dropped:
     outer_ml: float = 0.0
 
     def summary(self) -> str:
-        """'outside the body: 312 ml left out; 14 pieces (0.9 ml) under the size rules', or ''."""
+        """'outside the body 312.0 ml; 14 small pieces (0.9 ml)', or '' (what was left out)."""
         parts = []
         if self.outside_body_ml > 0:
-            parts.append(f"outside the body: {self.outside_body_ml:.1f} ml left out")
+            parts.append(f"outside the body {self.outside_body_ml:.1f} ml")
         if self.small_pieces:
-            parts.append(
-                f"{self.small_pieces} piece{'s' if self.small_pieces > 1 else ''} "
-                f"({self.small_ml:.1f} ml) under the size rules left out"
-            )
+            parts.append(f"{_pieces(self.small_pieces, 'small piece')} ({self.small_ml:.1f} ml)")
         if self.outer_pieces:
             parts.append(
-                f"{self.outer_pieces} piece{'s' if self.outer_pieces > 1 else ''} "
-                f"({self.outer_ml:.1f} ml) reaching the air around the patient left out"
+                f"{_pieces(self.outer_pieces, 'piece')} reaching the air around the patient "
+                f"({self.outer_ml:.1f} ml)"
             )
         return "; ".join(parts)
+
+
+def _pieces(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n > 1 else ''}"
 
 
 @dataclass(frozen=True, eq=False)
