@@ -78,7 +78,12 @@ def _is_localizer(ds) -> bool:
 
 
 def frames_of(path: str, ds) -> list[Frame]:
-    """All frames of one data set, with their geometry (None where absent)."""
+    """The frames of one data set to build, with their geometry (None where absent)."""
+    return frames_and_notes(path, ds)[0]
+
+
+def frames_and_notes(path: str, ds) -> tuple[list[Frame], list[str]]:
+    """The frames of one data set to build, and notes (e.g. which stack of a multi-frame file)."""
     common = dict(
         rows=int(num(ds, "Rows", 0)),
         columns=int(num(ds, "Columns", 0)),
@@ -86,10 +91,10 @@ def frames_of(path: str, ds) -> list[Frame]:
         localizer=_is_localizer(ds),
         tilt=num(ds, "GantryDetectorTilt", 0.0),
     )
-    sop = str(get(ds, "SOPInstanceUID", "")) or path
+    sop = str(get(ds, "SOPInstanceUID", "") or "").strip() or path
     nframes = int(num(ds, "NumberOfFrames", 1))
     if nframes <= 1 and "PerFrameFunctionalGroupsSequence" not in ds:
-        return [
+        single = [
             Frame(
                 path=path,
                 frame=None,
@@ -103,11 +108,16 @@ def frames_of(path: str, ds) -> list[Frame]:
                 **common,
             )
         ]
-    return _multi_frames(path, ds, sop, nframes, common)
+        return single, []
+    frames, stacks, times = _multi_frames(path, ds, sop, nframes, common)
+    frames, times, notes = _one_stack(path, frames, stacks, times)
+    frames, more = _one_time(path, frames, times)
+    return frames, notes + more
 
 
-def _multi_frames(path: str, ds, sop: str, nframes: int, common: dict) -> list[Frame]:
-    """Enhanced multi-frame: shared and per-frame functional groups."""
+def _multi_frames(path: str, ds, sop: str, nframes: int, common: dict):
+    """Enhanced multi-frame: shared and per-frame functional groups. Returns the frames and the
+    Stack ID and Temporal Position Index of each ("" / None where the frame names none)."""
     shared_seq = get(ds, "SharedFunctionalGroupsSequence")
     shared = shared_seq[0] if shared_seq else None
     per_frame = get(ds, "PerFrameFunctionalGroupsSequence")
@@ -123,8 +133,12 @@ def _multi_frames(path: str, ds, sop: str, nframes: int, common: dict) -> list[F
                 return src[name].value[0]
         return None
 
-    frames = []
+    frames, stacks, times = [], [], []
     for n, item in enumerate(per_frame):
+        content = group(item, "FrameContentSequence")
+        stacks.append(str(get(content, "StackID", "") or "").strip() if content else "")
+        t = num(content, "TemporalPositionIndex", -1.0) if content else -1.0
+        times.append(None if t < 0 else int(t))
         pos = group(item, "PlanePositionSequence")
         ori = group(item, "PlaneOrientationSequence")
         meas = group(item, "PixelMeasuresSequence")
@@ -143,4 +157,38 @@ def _multi_frames(path: str, ds, sop: str, nframes: int, common: dict) -> list[F
                 **common,
             )
         )
-    return frames
+    return frames, stacks, times
+
+
+def _one_stack(path: str, frames: list[Frame], stacks: list[str], times: list):
+    """A file may hold several stacks (Stack ID in the Frame Content): build the largest, with a
+    note naming the others."""
+    counts: dict[str, int] = {}
+    for s in stacks:
+        counts[s] = counts.get(s, 0) + 1
+    if len(counts) <= 1:
+        return frames, times, []
+    chosen = max(counts, key=lambda s: (counts[s], -list(counts).index(s)))
+    ids = sorted(counts, key=lambda s: (not s.isdigit(), int(s) if s.isdigit() else 0, s))
+    listing = ", ".join(f"stack {s or '(none)'}: {counts[s]} frames" for s in ids)
+    note = (
+        f"{path} holds {len(counts)} stacks ({listing}); built stack {chosen or '(none)'}, "
+        "the largest"
+    )
+    keep = [n for n, s in enumerate(stacks) if s == chosen]
+    return [frames[n] for n in keep], [times[n] for n in keep], [note]
+
+
+def _one_time(path: str, frames: list[Frame], times: list) -> tuple[list[Frame], list[str]]:
+    """A dynamic acquisition repeats the stack at several Temporal Position Indexes: build the
+    first, with a note."""
+    known = sorted({t for t in times if t is not None})
+    if len(known) <= 1:
+        return frames, []
+    first = known[0]
+    kept = [f for f, t in zip(frames, times, strict=True) if t == first]
+    note = (
+        f"{path} holds {len(known)} temporal positions (a dynamic acquisition); built the first "
+        f"(Temporal Position Index {first}, {len(kept)} frames)"
+    )
+    return kept, [note]

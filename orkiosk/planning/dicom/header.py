@@ -40,28 +40,44 @@ def _iso_date(value) -> str:
     return ""
 
 
+def _text(ds, name: str) -> str:
+    """An element as text; "" where it is absent or cannot be decoded (a wrong character set
+    never stops a build)."""
+    try:
+        return str(get(ds, name, "") or "").strip()
+    except Exception:
+        return ""
+
+
+def _name(ds) -> str:
+    try:
+        return person_name(get(ds, "PatientName", ""))
+    except Exception:  # undecodable in its declared character set
+        return ""
+
+
 def read_info(path: str, series_uid: str) -> SeriesInfo:
     import pydicom
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
-    sex = str(get(ds, "PatientSex", "") or "").strip().upper()
+    sex = _text(ds, "PatientSex").upper()
     return SeriesInfo(
         series_uid=series_uid,
-        series_number=str(get(ds, "SeriesNumber", "") or ""),
-        series_description=str(get(ds, "SeriesDescription", "") or ""),
-        modality=str(get(ds, "Modality", "") or ""),
-        patient_name=person_name(get(ds, "PatientName", "")),
-        patient_id=str(get(ds, "PatientID", "") or "").strip(),
+        series_number=_text(ds, "SeriesNumber"),
+        series_description=_text(ds, "SeriesDescription"),
+        modality=_text(ds, "Modality"),
+        patient_name=_name(ds),
+        patient_id=_text(ds, "PatientID"),
         birth_date=_iso_date(get(ds, "PatientBirthDate")),
         sex=sex if sex in ("F", "M", "O") else "",
-        study_uid=str(get(ds, "StudyInstanceUID", "") or ""),
+        study_uid=_text(ds, "StudyInstanceUID"),
         study_date=_iso_date(get(ds, "StudyDate")),
-        study_description=str(get(ds, "StudyDescription", "") or ""),
-        study_id=str(get(ds, "StudyID", "") or ""),
-        accession_number=str(get(ds, "AccessionNumber", "") or ""),
-        manufacturer=str(get(ds, "Manufacturer", "") or ""),
-        body_part=str(get(ds, "BodyPartExamined", "") or ""),
-        frame_of_reference_uid=str(get(ds, "FrameOfReferenceUID", "") or ""),
+        study_description=_text(ds, "StudyDescription"),
+        study_id=_text(ds, "StudyID"),
+        accession_number=_text(ds, "AccessionNumber"),
+        manufacturer=_text(ds, "Manufacturer"),
+        body_part=_text(ds, "BodyPartExamined"),
+        frame_of_reference_uid=_text(ds, "FrameOfReferenceUID"),
     )

@@ -31,6 +31,27 @@ def _decode(path: str, ds) -> np.ndarray:
         ) from exc
 
 
+def _name_raw_syntax(ds) -> None:
+    """A raw data set (no file meta, e.g. as a PACS stored it) is native: name the transfer syntax
+    it was read in, which the decoder needs."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None and "TransferSyntaxUID" in meta:
+        return
+    implicit, little = ds.original_encoding
+    if implicit is None:
+        return
+    if meta is None:
+        ds.file_meta = meta = FileMetaDataset()
+    meta.TransferSyntaxUID = (
+        ImplicitVRLittleEndian
+        if implicit
+        else (ExplicitVRLittleEndian if little else ExplicitVRBigEndian)
+    )
+
+
 def _pixels(f: Frame, cache: dict[str, np.ndarray]) -> np.ndarray:
     """The decoded pixel data of the frame's file (multi-frame files decode once)."""
     import pydicom
@@ -40,9 +61,10 @@ def _pixels(f: Frame, cache: dict[str, np.ndarray]) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ds = pydicom.dcmread(f.path)
+            ds = pydicom.dcmread(f.path, force=True)  # raw data sets (no preamble) too
     except Exception as exc:
         raise DicomError(f"{f.path}: cannot be read ({type(exc).__name__}: {exc})") from exc
+    _name_raw_syntax(ds)
     pixels = _decode(f.path, ds)
     if f.frame is not None:
         cache.clear()
