@@ -1,8 +1,10 @@
 """Read one DICOM image series into a volume in patient LPS millimetres.
 
 A folder is scanned recursively (any file names; files that are not DICOM are ignored), images are
-grouped by Series Instance UID and one series is chosen: the one asked for, else the one with the
-most images (localizers never win) (scan.py). Its slices are sorted by their position along the
+grouped by Series Instance UID (files an anonymiser left without one: by what identifies the
+acquisition, under a `no-uid-<hash>` id) and one series is chosen: the one asked for (UID, id,
+series number or description), else the one with the most images (localizers never win)
+(scan.py). Its slices are sorted by their position along the
 slice normal (the cross product of the two ImageOrientationPatient cosines) and the geometry is
 checked before anything is built: one orientation, one matrix size and pixel spacing, at least two
 slices, one image per position (geometry.py). Positions the scanner rounded are placed on the
