@@ -157,7 +157,8 @@ def _bench_vtk(volume, fields) -> dict:
 
 
 def bench_rows() -> list[dict]:
-    """Rows for `orkiosk bench` (the format of orkiosk.plan.bench.row)."""
+    """Rows for `orkiosk bench` (the format of orkiosk.plan.bench.row): 512x512x300, then the
+    512x512x600 thin-slice rows (benchthin.py)."""
     from orkiosk.plan.bench import row
 
     r = bench_build()
@@ -187,4 +188,75 @@ def bench_rows() -> list[dict]:
                 f"{r['vtk_triangles_raw']:,} -> {r['vtk_triangles']:,} triangles",
             )
         )
+    rows.extend(thin_rows())
+    return rows
+
+
+def thin_rows(shape=None, spacing=None) -> list[dict]:
+    """Rows of the 512x512x600 (0.5 mm slices) bench: speed against VTK, memory, accuracy."""
+    from orkiosk.plan.bench import row
+    from orkiosk.planning import benchthin as bt
+
+    shape = shape or bt.SHAPE
+    r = bt.bench_thin(shape, spacing or bt.SPACING)
+    size = "x".join(str(n) for n in shape[::-1])
+    st = r["structures"]
+    built = [n for n in bt.PRESETS if not st[n].get("empty")]
+    segment_s = sum(st[n]["segment_s"] for n in built)
+    rows = [
+        row(
+            "build",
+            f"{'+'.join(built)} {size}: total",
+            r["total"],
+            "s",
+            None,
+            None,
+            f"read {r['seconds'].get('read', 0):.1f} s, segment {segment_s:.1f} s, "
+            f"surfaces {r['ours_surface_s']:.1f} s",
+        )
+    ]
+    for n in bt.PRESETS:
+        if st[n].get("empty"):
+            rows.append(row("build", f"  {n}", 0.0, "s", None, False, st[n]["empty"]))
+    if "vtk_surface_s" in r:
+        speedup = r["vtk_surface_s"] / max(r["ours_surface_s"], 1e-9)
+        rows.append(
+            row(
+                "build",
+                f"  surfaces {size}: VTK way / ours",
+                speedup,
+                "x",
+                f">= {bt.GOAL_SPEEDUP:g} x",
+                speedup >= bt.GOAL_SPEEDUP,
+                f"VTK {r['vtk_surface_s']:.1f} s vs ours {r['ours_surface_s']:.1f} s "
+                "(same fields; segmentation not counted)",
+            )
+        )
+    rss = r["peak_rss_mb"]
+    rows.append(
+        row(
+            "build",
+            f"  peak memory {size}",
+            rss,
+            "MB",
+            f"<= {bt.GOAL_RSS_MB:g} MB",
+            rss <= bt.GOAL_RSS_MB,
+            "peak resident memory (VmHWM) of a child process running the build",
+        )
+    )
+    for n in built:
+        p95 = st[n].get("ours_p95_mm")
+        if p95 is not None:
+            rows.append(
+                row(
+                    "build",
+                    f"  {n}: 95th pct distance to full-res surface",
+                    p95,
+                    "mm",
+                    f"<= {bt.GOAL_P95_MM:g} mm",
+                    p95 <= bt.GOAL_P95_MM,
+                    f"mean {st[n]['ours_mean_mm']:.3f} mm; {st[n]['triangles']:,} of "
+                    f"{st[n]['triangles_full']:,} triangles",
+                )
+            )
     return rows

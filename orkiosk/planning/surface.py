@@ -9,6 +9,10 @@
 - When a structure would give far more triangles than its budget (4x, and over 600k), the field is
   first averaged over 2x2x2 blocks (repeatedly if needed): the triangles that decimation would
   throw away would cost seconds.
+- Thick slices (slice spacing >= 1.5 x the pixel spacing): the field is first resampled along the
+  slice axis to near-isotropic with a monotone cubic (isotropic.py), which removes the terraces
+  that marching cubes makes one per slice; the field reduction then averages 2x2 blocks in-plane
+  only (the slices are already the coarse axis).
 - Smoothing: Taubin lambda/mu (lambda 0.5, mu -0.53), a low-pass filter that does not shrink the
   surface the way plain Laplacian smoothing does.
 - Decimation: fast-simplification (quadric edge collapse) to the structure's triangle budget.
@@ -23,6 +27,7 @@ import numpy as np
 
 from orkiosk.errors import OrkioskError
 from orkiosk.plan.mesh import Mesh
+from orkiosk.planning import isotropic
 from orkiosk.planning.segment import Segmentation
 
 TAUBIN_LAMBDA = 0.5
@@ -40,6 +45,7 @@ class SurfaceStats:
     triangles_raw: int = 0
     triangles: int = 0
     reduced: int = 1  # 1, 2, 4: block size of the field averaging
+    upsampled: int = 1  # sub-slices per slice of a thick-slice field
     seconds: dict | None = None
 
 
@@ -54,7 +60,39 @@ def _downsample(field: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.n
     scale = np.eye(4)
     scale[:3, :3] *= 2.0
     scale[:3, 3] = 0.5
-    return np.ascontiguousarray(f), affine @ scale
+    return pad_outside(f, affine @ scale, (0, 1, 2))
+
+
+def pad_outside(field: np.ndarray, affine: np.ndarray, axes) -> tuple[np.ndarray, np.ndarray]:
+    """One voxel of outside around `axes` again: averaging blends the padding with the structure
+    where it touches the edge of the volume, and marching cubes would leave it open there. The new
+    voxels mirror their neighbour's value as outside (-|f|): a cut face lands half a voxel beyond
+    the last voxel centre, on the edge of the data (a constant -1 would put it a voxel out)."""
+    pads = [(1, 1) if a in axes else (0, 0) for a in range(3)]
+    shift = np.eye(4)
+    for a in axes:
+        shift[2 - a, 3] = -1.0  # field axis k, j, i = affine column 2, 1, 0
+    out = np.pad(np.asarray(field, dtype=np.float32), pads, mode="edge")
+    for a in axes:
+        for side in (0, -1):
+            face = [slice(None)] * 3
+            face[a] = side
+            f = out[tuple(face)]
+            np.negative(np.abs(f), out=f)
+            f[f == 0] = -1.0
+    return np.ascontiguousarray(out), affine @ shift
+
+
+def _thick_grid(field, affine, limit) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """In-plane reduction of a thick-slice field until its upsampled surface fits `limit`."""
+    reduced = 1
+    while True:
+        n = isotropic.upsample_factor(affine)
+        ck, cj, ci = isotropic.crossings(field)
+        if min(field.shape[1:]) <= 16 or 2 * (ck + max(n, 1) * (cj + ci)) <= limit:
+            return field, affine, reduced, max(n, 1)
+        field, affine = pad_outside(*isotropic.downsample_inplane(field, affine), (1, 2))
+        reduced *= 2
 
 
 def estimate_triangles(field: np.ndarray) -> int:
@@ -132,8 +170,11 @@ def build_mesh(
     budget: int | None = None,
     smooth_iterations: int = 10,
     timer=None,
+    resample_thick: bool = True,
 ) -> tuple[Mesh, SurfaceStats]:
-    """Segmentation -> Mesh (LPS mm). `timer(stage)` is a context manager that adds up seconds."""
+    """Segmentation -> Mesh (LPS mm). `timer(stage)` is a context manager that adds up seconds.
+
+    `resample_thick=False` meshes thick slices as they are (terraces; for comparisons)."""
     import contextlib
 
     def stage(name):
@@ -145,9 +186,15 @@ def build_mesh(
     affine = seg.field_affine()
     with stage("surface"):
         limit = max(OVERSHOOT * budget, MIN_REDUCE)
-        while min(field.shape) > 16 and estimate_triangles(field) > limit:
-            field, affine = _downsample(field, affine)
-            stats.reduced *= 2
+        n = isotropic.upsample_factor(affine) if resample_thick else 1
+        if n > 1:
+            field, affine, stats.reduced, n = _thick_grid(field, affine, limit)
+            field, affine = isotropic.resample_thick(field, affine, n)
+            stats.upsampled = n
+        else:
+            while min(field.shape) > 16 and estimate_triangles(field) > limit:
+                field, affine = _downsample(field, affine)
+                stats.reduced *= 2
         verts, faces = marching_cubes(field, affine)
     stats.triangles_raw = int(faces.shape[0])
     if faces.shape[0] == 0:
