@@ -255,6 +255,7 @@ def test_reduced_surface_stays_closed_where_the_structure_meets_the_volume_edge(
     _, counts = np.unique(edges, axis=0, return_counts=True)
     assert (counts == 2).all()  # closed: every edge between two triangles
     expected = 30 * 60 * 40 * np.prod(spacing)
-    # segment.py pads with a constant -1 beside +100: each cut face lands about one voxel out
-    # (31 x 62 x 41 voxels: +9.5 %); a reduced field adds no more than that.
-    assert signed_volume_mm3(mesh) == pytest.approx(expected * 1.095, rel=0.05)
+    # segment.py pads a structure cut by the volume's edge with its neighbour mirrored as outside:
+    # each cut face lands half a voxel out, on the edge of the data (a constant -1 beside +100
+    # put it a voxel out: +9.5 %); the reduced field (4x here) keeps that within 2 %.
+    assert signed_volume_mm3(mesh) == pytest.approx(expected, rel=0.02)

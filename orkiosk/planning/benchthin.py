@@ -64,6 +64,7 @@ def bench_thin(
 ) -> dict:
     """Figures of the thin-slice bench (see the module docstring); keys per structure name."""
     from orkiosk.planning import segment as seg
+    from orkiosk.planning.bodymask import body_mask
     from orkiosk.planning.phantom.head import make_head_volume
     from orkiosk.planning.phantom.series import write_series
 
@@ -87,12 +88,13 @@ def bench_thin(
         meshes = dict(np.load(Path(tmp) / "meshes.npz"))
     out.update({k: v for k, v in child.items() if k != "structures"})
     keep = inside_volume(volume)
+    body = body_mask(volume)
     for name in PRESETS:
         r = dict(child["structures"][name])
         out["structures"][name] = r
         if r.get("empty"):
             continue
-        s = seg.segment_threshold(volume, preset(name))
+        s = seg.segment_threshold(volume, preset(name), body=body)
         ours = (meshes[f"{name}_v"], meshes[f"{name}_f"])
         full = None
         if accuracy:
@@ -140,6 +142,7 @@ def _child(tmp: str) -> None:
     """The build as `orkiosk build` runs it, in a fresh process: read, segment, surfaces, write."""
     from orkiosk.planning import segment as seg
     from orkiosk.planning.bench import _write
+    from orkiosk.planning.bodymask import body_mask
     from orkiosk.planning.dicom.series import read_series
     from orkiosk.planning.progress import Stopwatch
     from orkiosk.planning.surface import build_mesh
@@ -148,13 +151,15 @@ def _child(tmp: str) -> None:
     with watch("read"):
         volume = read_series(Path(tmp) / "dicom")
     rss_read = _rss_mb()
+    with watch("body"):  # as the build does: every CT preset keeps to the patient's body
+        body = body_mask(volume)
     structures, meshes, arrays = {}, {}, {}
     for name in PRESETS:
         spec = preset(name)
         mw = Stopwatch()
         try:
             with mw("segment"):
-                s = seg.segment_threshold(volume, spec)
+                s = seg.segment_threshold(volume, spec, body=body)
         except SegmentError as exc:
             structures[name] = {"empty": str(exc)}
             continue

@@ -92,9 +92,8 @@ def _keep_components(
     mask, spec: StructureSpec, voxel_mm3: float, outer=None
 ) -> tuple[np.ndarray, Dropped]:
     """Keep the large pieces; pieces touching `outer` (a bool mask) are left out whatever size."""
-    from scipy import ndimage
 
-    labels, n = ndimage.label(mask, structure=FULL if spec.connectivity26 else FACE)
+    labels, n = _label(mask, spec)
     if n == 0:
         return mask, Dropped()
     sizes = np.bincount(labels.ravel())
@@ -130,9 +129,7 @@ def _keep_components(
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
     """Fill background pockets that do not reach the border (faster than binary_fill_holes)."""
-    from scipy import ndimage
-
-    bg, n = ndimage.label(~mask)
+    bg, n = _label(~mask)
     if n <= 1:
         return mask
     border = np.zeros(n + 1, dtype=bool)
@@ -143,19 +140,65 @@ def _fill_holes(mask: np.ndarray) -> np.ndarray:
     return mask | ~border[bg]
 
 
-def _threshold_field(values: np.ndarray, spec: StructureSpec, integer: bool) -> np.ndarray:
-    """Signed field: > 0 inside [low, high]. Half-unit shifts on integer images."""
-    half = 0.5 if integer else 0.0
-    v = values.astype(np.float32)
-    f = None
+FIELD_CHUNK = 16  # slices per step when the field is made: float temporaries stay small
+
+
+def _threshold_field(arr: np.ndarray, box: tuple, spec: StructureSpec, integer: bool) -> np.ndarray:
+    """Signed field of `arr[box]`: > 0 inside [low, high], half-unit shifts on integer images,
+    with one voxel more on every side, which is outside (<= -0.5): the image's own values where
+    the box has room in the volume, else (at the volume's edge) the neighbour mirrored as outside
+    (-|f|), so a face that closes a structure cut by the edge lands half a voxel out, on the edge
+    of the data. Made into one float32 array slab by slab: a thin-slice CT's skin box is 600 MB as
+    float32, and whole-box temporaries would double or triple that."""
+    half = np.float32(0.5 if integer else 0.0)
+    low = high = None
     if spec.low is not None:
-        low = np.ceil(spec.low) if integer else spec.low
-        f = v - np.float32(low - half)
+        low = np.float32((np.ceil(spec.low) if integer else spec.low) - half)
     if spec.high is not None:
-        high = np.floor(spec.high) if integer else spec.high
-        g = np.float32(high + half) - v
-        f = g if f is None else np.minimum(f, g)
-    return f
+        high = np.float32((np.floor(spec.high) if integer else spec.high) + half)
+    grown = _grow(box, np.ones(3, dtype=int), arr.shape)
+    src = arr[grown]
+    first = [b.start - g.start for b, g in zip(box, grown, strict=True)]  # 1: room, 0: edge
+    out = np.empty(tuple(b.stop - b.start + 2 for b in box), dtype=np.float32)
+    dst = out[tuple(slice(1 - f, 1 - f + n) for f, n in zip(first, src.shape, strict=True))]
+    for k0 in range(0, src.shape[0], FIELD_CHUNK):
+        f = dst[k0 : k0 + FIELD_CHUNK]
+        f[...] = src[k0 : k0 + FIELD_CHUNK]
+        if low is not None and high is not None:
+            g = high - f
+            f -= low
+            np.minimum(f, g, out=f)
+        elif low is not None:
+            f -= low
+        else:
+            np.subtract(high, f, out=f)
+    last = [g.stop - b.stop for b, g in zip(box, grown, strict=True)]
+    for axis in range(3):
+        for side, inner, room in ((0, 1, first[axis]), (-1, -2, last[axis])):
+            face = [slice(None)] * 3
+            face[axis] = side
+            if room:
+                np.minimum(out[tuple(face)], np.float32(-0.5), out=out[tuple(face)])
+            else:
+                near = [slice(None)] * 3
+                near[axis] = inner
+                np.minimum(-np.abs(out[tuple(near)]), np.float32(-0.5), out=out[tuple(face)])
+    return out
+
+
+def _label(mask: np.ndarray, spec: StructureSpec | None = None) -> tuple[np.ndarray, int]:
+    """Connected pieces of `mask` (spec: its connectivity; None: 6-connected): uint16 labels
+    when they fit (half the memory of scipy's int32 on a 600-slice CT), else int32."""
+    from scipy import ndimage
+
+    structure = FULL if spec is not None and spec.connectivity26 else FACE
+    try:
+        out = np.empty(mask.shape, dtype=np.uint16)
+        n = ndimage.label(mask, structure=structure, output=out)
+        return out, int(n)
+    except RuntimeError:  # more than 65535 pieces
+        labels, n = ndimage.label(mask, structure=structure)
+        return labels, int(n)
 
 
 def segment_threshold(
@@ -189,8 +232,12 @@ def segment_threshold(
     sub = mask[box]
     outside_ml = 0.0
     if body is not None:
-        sub = _inside_body(sub, body.crop(box), spec)
-        outside_ml = int(np.count_nonzero(mask[box] & ~sub)) * voxel_mm3 / 1000.0
+        before = int(np.count_nonzero(sub))
+        # Air outside the body is never airway: no pieces to weigh there.
+        inside = body.crop(box)
+        sub = sub & inside if spec.not_outside else _inside_body(sub, inside, spec)
+        del inside
+        outside_ml = (before - int(np.count_nonzero(sub))) * voxel_mm3 / 1000.0  # sub shrank
         box2 = _bbox(sub)
         if box2 is None:
             raise SegmentError(
@@ -238,14 +285,17 @@ def segment_threshold(
         )
     kept = kept[box2]
     box = _compose(box, box2)
-    field = _threshold_field(arr[box], spec, integer)
+    field = _threshold_field(arr, box, spec, integer)
     # Follow the cleaned mask where it differs from the raw threshold.
-    np.maximum(field, 0.5, out=field, where=kept)
-    np.minimum(field, -0.5, out=field, where=~kept)
-    voxels = int(kept.sum())
+    inner = field[1:-1, 1:-1, 1:-1]
+    np.maximum(inner, 0.5, out=inner, where=kept)
+    np.invert(kept, out=kept)
+    np.minimum(inner, -0.5, out=inner, where=kept)
+    voxels = int(kept.size - np.count_nonzero(kept))
+    del kept
     return Segmentation(
         spec=spec,
-        field=np.pad(field, 1, constant_values=-1.0),
+        field=field,
         origin_kji=tuple(int(s.start) for s in box),
         affine=volume.affine,
         voxels=voxels,
@@ -259,17 +309,20 @@ def _inside_body(sub: np.ndarray, inside: np.ndarray, spec: StructureSpec) -> np
     outside the body (a head holder's arc, the table) is left out whole, also where it dips into
     the body mask at a contact point; of the other pieces (and of the piece with the most voxels
     in the body, which is the patient's), what lies outside the body."""
-    from scipy import ndimage
 
     if not np.any(sub > inside):  # nothing outside the body
         return sub
-    labels, n = ndimage.label(sub, structure=FULL if spec.connectivity26 else FACE)
+    labels, n = _label(sub, spec)
     total = np.bincount(labels.ravel(), minlength=n + 1)
     within = np.bincount(labels[inside], minlength=n + 1)
     furniture = 2 * within < total
     furniture[0] = False
     furniture[int(np.argmax(within[1:])) + 1 if n else 0] = False
-    return sub & inside & ~furniture[labels]
+    keep = ~furniture[labels]  # in place from here: a thin-slice CT's box is 150 MB per mask
+    del labels
+    keep &= sub
+    keep &= inside
+    return keep
 
 
 def _compose(outer: tuple, inner: tuple) -> tuple[slice, slice, slice]:
