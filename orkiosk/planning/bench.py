@@ -31,7 +31,7 @@ def bench_build(shape=SHAPE, spacing=SPACING, with_vtk: bool = True, with_io: bo
     Keys: make_volume (making the synthetic data, not part of the build), read (DICOM series ->
     volume; with_io only), segment, surface (marching cubes), smooth, decimate, normals, write
     (the package; with_io only), total (the build stages), triangles_raw / triangles (summed),
-    and, when vtk is importable, vtk_* stages with vtk_total.
+    and, when vtk is importable, vtk_total and its triangle counts.
     """
     import tempfile
     from pathlib import Path
@@ -95,65 +95,20 @@ def _write(meshes, volume, out):
 
 
 def _bench_vtk(volume, fields) -> dict:
-    try:
-        import vtk  # noqa: F401
-        from vtkmodules.util import numpy_support
-    except ImportError:
-        return {}
-    from vtkmodules.vtkCommonDataModel import vtkImageData
-    from vtkmodules.vtkFiltersCore import (
-        vtkFlyingEdges3D,
-        vtkPolyDataNormals,
-        vtkQuadricDecimation,
-        vtkWindowedSincPolyDataFilter,
-    )
+    """The same fields the 3D Slicer way (benchthin.vtk_way); {} without vtk."""
+    from orkiosk.planning.benchthin import vtk_way
 
-    watch = Stopwatch()
+    total = 0.0
     raw = tri = 0
     for spec, s in fields:
-        # Slicer thresholds the labelmap and runs flying edges on it; here: the same field.
-        field = np.ascontiguousarray(s.field)
-        img = vtkImageData()
-        k, j, i = field.shape
-        img.SetDimensions(i, j, k)
-        img.SetSpacing(*volume.spacing)
-        img.GetPointData().SetScalars(numpy_support.numpy_to_vtk(field.ravel(), deep=False))
-        with watch("vtk_surface"):
-            fe = vtkFlyingEdges3D()
-            fe.SetInputData(img)
-            fe.SetValue(0, 0.0)
-            fe.ComputeNormalsOff()
-            fe.ComputeGradientsOff()
-            fe.ComputeScalarsOff()
-            fe.Update()
-            poly = fe.GetOutput()
-        raw += poly.GetNumberOfCells()
-        with watch("vtk_smooth"):
-            sm = vtkWindowedSincPolyDataFilter()
-            sm.SetInputData(poly)
-            sm.SetNumberOfIterations(10)
-            sm.SetPassBand(0.1)
-            sm.NormalizeCoordinatesOn()
-            sm.Update()
-            poly = sm.GetOutput()
-        with watch("vtk_decimate"):
-            dec = vtkQuadricDecimation()
-            dec.SetInputData(poly)
-            dec.SetTargetReduction(max(0.0, 1.0 - spec.triangles / max(1, poly.GetNumberOfCells())))
-            dec.VolumePreservationOn()
-            dec.Update()
-            poly = dec.GetOutput()
-        with watch("vtk_normals"):
-            nf = vtkPolyDataNormals()
-            nf.SetInputData(poly)
-            nf.SplittingOff()
-            nf.Update()
-        tri += nf.GetOutput().GetNumberOfCells()
-    out = {k: v for k, v in watch.seconds.items()}
-    out["vtk_total"] = sum(out.values())
-    out["vtk_triangles_raw"] = raw
-    out["vtk_triangles"] = tri
-    return out
+        done = vtk_way(s, spec.triangles)
+        if done is None:
+            return {}
+        (_v, faces), seconds, n_raw = done
+        total += seconds
+        raw += n_raw
+        tri += int(faces.shape[0])
+    return {"vtk_total": total, "vtk_triangles_raw": raw, "vtk_triangles": tri}
 
 
 def bench_rows() -> list[dict]:
