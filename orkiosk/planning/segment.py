@@ -41,7 +41,7 @@ class Dropped:
     def summary(self) -> str:
         """'outside the body 312.0 ml; 14 small pieces (0.9 ml)', or '' (what was left out)."""
         parts = []
-        if self.outside_body_ml > 0:
+        if self.outside_body_ml >= 0.05:  # what prints as 0.0 ml is no news
             parts.append(f"outside the body {self.outside_body_ml:.1f} ml")
         if self.small_pieces:
             parts.append(f"{_pieces(self.small_pieces, 'small piece')} ({self.small_ml:.1f} ml)")
