@@ -8,14 +8,14 @@ import struct
 import numpy as np
 import pytest
 
-from orkiosk.plan.synthetic import surface
-from orkiosk.planning.markups import (
-    MarkupsError,
+from orkiosk.plan.pointtext import (
+    PointTextError,
     parse_landmark,
     parse_measurement,
     parse_trajectory,
-    read_markups,
 )
+from orkiosk.plan.synthetic import surface
+from orkiosk.planning.markups import MarkupsError, read_markups
 from orkiosk.planning.meshfiles import MeshFileError, read_mesh_file, write_stl
 from orkiosk.planning.phantom.anatomy import phantom_plan
 from orkiosk.planning.phantom.extras import markups_json
@@ -179,9 +179,9 @@ def test_command_line_points():
         "N:1,2,3:9,9,9:0",
         "N:a,b,c:1,2,3",
     ):
-        with pytest.raises(MarkupsError, match="--trajectory"):
+        with pytest.raises(PointTextError, match="--trajectory"):
             parse_trajectory(bad)
-    with pytest.raises(MarkupsError, match="--landmark"):
+    with pytest.raises(PointTextError, match="--landmark"):
         parse_landmark("N:1,2")
 
 

@@ -136,6 +136,11 @@ def diff_plans(
         + _compare("view", old.views, new.views, _view_change)
     )
     quiet = []
+    if old.safety_placement_error != new.safety_placement_error:
+        quiet.append(
+            f"Placement error {old.safety_placement_error:g} -> "
+            f"{new.safety_placement_error:g} mm (safety margins)"
+        )
     if old.planner != new.planner:
         quiet.append(f"Planner {old.planner} -> {new.planner}")
     if (old.format, old.format_version) != (new.format, new.format_version):

@@ -15,6 +15,7 @@ from orkiosk.plan.image import ImageEntry
 FORMAT = "orkiosk-plan"
 FORMAT_VERSION = 1
 FORMAT_VERSION_IMAGE = 1.1  # format 1.1: 1 plus an optional image volume (plan/image.py)
+DEFAULT_PLACEMENT_ERROR = 2.0  # mm: frame-based SEEG reports ~1.4 mm at entry, ~2.7 at target
 LATERALITIES = ("left", "right", "bilateral", "midline", "none")
 SEXES = ("F", "M", "O", "")
 
@@ -119,6 +120,19 @@ class Plan:
     format: str = FORMAT
     format_version: int | float = FORMAT_VERSION  # 1, or 1.1 with an image
     image: ImageEntry | None = None  # format 1.1
+    placement_error: float | None = None  # mm; None: DEFAULT_PLACEMENT_ERROR
+
+    @property
+    def safety_placement_error(self) -> float:
+        """The placement error that safety margins use (mm): the plan's, or the default."""
+        pe = self.placement_error
+        return DEFAULT_PLACEMENT_ERROR if pe is None else float(pe)
+
+    def safety_margin(self, trajectory: Trajectory) -> float:
+        """How far (mm) a path must keep from critical structures: instrument radius plus
+        placement error. Computed clearance is never a guarantee (what is not segmented is not
+        seen); the margin only says how close is too close."""
+        return trajectory.diameter / 2 + self.safety_placement_error
 
     def structure(self, sid: str) -> Structure:
         for s in self.structures:
@@ -153,7 +167,9 @@ class Plan:
             "measurements": [_plain(asdict(m)) for m in self.measurements],
             "views": [_view_dict(v) for v in self.views],
             "files": [asdict(f) for f in self.files],
-        } | ({"image": self.image.to_dict()} if self.image is not None else {})
+        } | (
+            {"placement_error": self.placement_error} if self.placement_error is not None else {}
+        ) | ({"image": self.image.to_dict()} if self.image is not None else {})
 
     @classmethod
     def from_dict(cls, d: dict) -> Plan:
@@ -188,6 +204,7 @@ class Plan:
             views=tuple(_view_from(v) for v in d["views"]),
             files=tuple(FileEntry(**f) for f in d["files"]),
             image=ImageEntry.from_dict(d["image"]) if "image" in d else None,
+            placement_error=float(d["placement_error"]) if "placement_error" in d else None,
         )
 
 

@@ -1,6 +1,27 @@
-"""How a person's name is written on screen and in plan.json (one rule for the whole product)."""
+"""How a person's name is written on screen and in plan.json (one rule for the whole product),
+and how an item's id is made from its name."""
 
 from __future__ import annotations
+
+import re
+
+
+def slug(name: str) -> str:
+    """'Left Tragus' -> 'left-tragus' ('structure' when nothing is left)."""
+    s = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return s or "structure"
+
+
+def unique_id(base: str, used: set[str]) -> str:
+    """A plan id from a name, not in `used` (which it joins): 'biopsy', 'biopsy-2', ..."""
+    base = slug(base)[:56] or "item"
+    candidate = base
+    n = 2
+    while candidate in used:
+        candidate = f"{base}-{n}"
+        n += 1
+    used.add(candidate)
+    return candidate
 
 
 def person_name(value) -> str:

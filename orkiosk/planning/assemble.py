@@ -8,10 +8,11 @@ import re
 from dataclasses import replace
 
 from orkiosk.plan.model import Patient, Plan, Structure, Study, View
+from orkiosk.plan.names import unique_id
 from orkiosk.plan.views import along_trajectory, anatomical_views
 from orkiosk.planning.dicom.header import SeriesInfo
 from orkiosk.planning.markups import PlanItems
-from orkiosk.planning.naming import safe_case_id, short_text, unique_id, user
+from orkiosk.planning.naming import safe_case_id, short_text, user
 from orkiosk.planning.options import BuildError, BuildOptions
 
 

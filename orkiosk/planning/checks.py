@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from orkiosk.plan.sides import laterality_conflicts, sided_targets
 from orkiosk.planning.dicom.volume import Volume
 from orkiosk.planning.markups import PlanItems
 from orkiosk.planning.options import BuildError
 
 MARGIN_MM = 30.0  # how far outside the image volume a point may lie
-MIDLINE_MM = 5.0
 
 
 def _box(lo, hi) -> str:
@@ -75,20 +75,13 @@ def label_bounds(lv) -> tuple[np.ndarray, np.ndarray]:
 
 
 def check_laterality(laterality: str, items: PlanItems) -> list[str]:
-    notes = []
-    sides = {"left": 1.0, "right": -1.0}
-    for t in items.trajectories:
-        x = t.target[0]
-        side = "left" if x > MIDLINE_MM else "right" if x < -MIDLINE_MM else "midline"
-        if laterality in sides and side in sides and side != laterality:
-            raise BuildError(
-                f"laterality is {laterality!r}, but trajectory {t.name!r} targets the patient's "
-                f"{side.upper()} side (x = {x:+.1f} mm LPS; + is the patient's left); check the "
-                "side, the markups' coordinate system, or --laterality"
-            )
-        if laterality == "none" and side in sides:
-            notes.append(
-                f"trajectory {t.name!r} targets the patient's {side} side; consider "
-                f"--laterality {side}"
-            )
-    return notes
+    targets = [(t.name, t.target) for t in items.trajectories]
+    conflicts = laterality_conflicts(laterality, targets)
+    if conflicts:
+        raise BuildError(
+            f"{conflicts[0]}; check the side, the markups' coordinate system, or --laterality"
+        )
+    return [
+        f"trajectory {name!r} targets the patient's {side} side; consider --laterality {side}"
+        for name, side in sided_targets(laterality, targets)
+    ]

@@ -1,4 +1,4 @@
-"""Plan content from 3D Slicer markups files and from the command line, in patient LPS mm.
+"""Plan content from 3D Slicer markups files, in patient LPS mm.
 
 - `.mrk.json` (Slicer 4.11+): a Line becomes a trajectory (entry = the point labelled entry, else the
   first; target = the point labelled target, else the second), a Fiducial (point list) becomes
@@ -6,7 +6,8 @@
   points have x and y negated. Units must be mm. Other markup types (curves, angles, planes, ROIs) are
   reported and left out.
 - `.fcsv` (older Slicer point lists): landmarks; the `# CoordinateSystem` line says LPS (1) or RAS (0).
-- Command line: `NAME:x,y,z:x,y,z` (trajectory entry:target) and `NAME:x,y,z` (landmark).
+
+Command-line points (`NAME:x,y,z:x,y,z`) are read by orkiosk.plan.pointtext, shared with `orkiosk edit`.
 """
 
 from __future__ import annotations
@@ -186,61 +187,3 @@ def _read_fcsv(p: Path) -> PlanItems:
             raise
         items.landmarks.append(Landmark(id="", name=label, position=_to_lps(pos, system)))
     return items
-
-
-# ---------------------------------------------------------------------------- command line
-
-
-def _xyz(text: str, what: str) -> Vec3:
-    parts = text.split(",")
-    if len(parts) != 3:
-        raise MarkupsError(f"{what}: {text!r} is not x,y,z")
-    try:
-        p = tuple(float(v) for v in parts)
-    except ValueError as exc:
-        raise MarkupsError(f"{what}: {text!r} is not three numbers") from exc
-    if not all(math.isfinite(v) for v in p):
-        raise MarkupsError(f"{what}: {text!r} is not finite")
-    return p
-
-
-def parse_trajectory(text: str, system: str = "LPS") -> Trajectory:
-    """'NAME:x,y,z:x,y,z[:DIAMETER]' (entry, then target) -> Trajectory in LPS."""
-    parts = text.split(":")
-    what = f"--trajectory {text!r}"
-    if len(parts) not in (3, 4) or not parts[0].strip():
-        raise MarkupsError(f"{what}: expected NAME:x,y,z:x,y,z (entry then target), in mm")
-    entry = _to_lps(_xyz(parts[1], what), system)
-    target = _to_lps(_xyz(parts[2], what), system)
-    if math.dist(entry, target) < 1.0:
-        raise MarkupsError(f"{what}: entry and target are less than 1 mm apart")
-    diameter = 2.0
-    if len(parts) == 4:
-        try:
-            diameter = float(parts[3])
-        except ValueError as exc:
-            raise MarkupsError(f"{what}: diameter {parts[3]!r} is not a number") from exc
-        if not 0 < diameter < 50:
-            raise MarkupsError(f"{what}: diameter {diameter:g} mm is not plausible")
-    return Trajectory(id="", name=parts[0].strip(), entry=entry, target=target, diameter=diameter)
-
-
-def parse_landmark(text: str, system: str = "LPS") -> Landmark:
-    parts = text.split(":")
-    what = f"--landmark {text!r}"
-    if len(parts) != 2 or not parts[0].strip():
-        raise MarkupsError(f"{what}: expected NAME:x,y,z in mm")
-    return Landmark(id="", name=parts[0].strip(), position=_to_lps(_xyz(parts[1], what), system))
-
-
-def parse_measurement(text: str, system: str = "LPS") -> Measurement:
-    parts = text.split(":")
-    what = f"--measurement {text!r}"
-    if len(parts) != 3 or not parts[0].strip():
-        raise MarkupsError(f"{what}: expected NAME:x,y,z:x,y,z in mm")
-    return Measurement(
-        id="",
-        name=parts[0].strip(),
-        a=_to_lps(_xyz(parts[1], what), system),
-        b=_to_lps(_xyz(parts[2], what), system),
-    )

@@ -1,23 +1,10 @@
-"""Ids, names and categories of what goes into a plan: unique slug ids, bounded texts, the case
-id, the category a mesh's name suggests, the planner's login name."""
+"""Names and categories of what goes into a plan: bounded texts, the case id, the category a
+mesh's name suggests, the planner's login name."""
 
 from __future__ import annotations
 
 import getpass
 import re
-
-from orkiosk.planning.specs import slug
-
-
-def unique_id(base: str, used: set[str]) -> str:
-    base = slug(base)[:56] or "item"
-    candidate = base
-    n = 2
-    while candidate in used:
-        candidate = f"{base}-{n}"
-        n += 1
-    used.add(candidate)
-    return candidate
 
 
 def safe_case_id(case_id: str) -> str:

@@ -8,15 +8,11 @@ from pathlib import Path
 
 from orkiosk.errors import OrkioskError
 from orkiosk.plan.model import LATERALITIES
+from orkiosk.plan.names import unique_id
+from orkiosk.plan.pointtext import parse_landmark, parse_measurement, parse_trajectory
 from orkiosk.planning.colors import parse_color
-from orkiosk.planning.markups import (
-    PlanItems,
-    parse_landmark,
-    parse_measurement,
-    parse_trajectory,
-    read_markups,
-)
-from orkiosk.planning.naming import short_text, unique_id
+from orkiosk.planning.markups import PlanItems, read_markups
+from orkiosk.planning.naming import short_text
 from orkiosk.planning.specs import StructureSpec, parse_structure, preset
 
 

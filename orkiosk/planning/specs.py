@@ -3,13 +3,13 @@ custom thresholds from the command line (NAME:LOW[:HIGH][:COLOUR]), triangle bud
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from orkiosk.errors import OrkioskError
 from orkiosk.plan.colors import linear
+from orkiosk.plan.names import slug
 from orkiosk.planning.colors import NAMED, RGB, palette, parse_color
 
 
@@ -44,11 +44,6 @@ class StructureSpec:
     @property
     def id(self) -> str:
         return slug(self.name)
-
-
-def slug(name: str) -> str:
-    s = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-    return s or "structure"
 
 
 PRESETS: dict[str, StructureSpec] = {

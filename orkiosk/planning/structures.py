@@ -12,6 +12,7 @@ import numpy as np
 from orkiosk.plan.colors import linear
 from orkiosk.plan.mesh import Mesh
 from orkiosk.plan.model import Structure
+from orkiosk.plan.names import unique_id
 from orkiosk.planning import segment as seg
 from orkiosk.planning.assemble import make_structure
 from orkiosk.planning.bodymask import body_mask
@@ -19,7 +20,7 @@ from orkiosk.planning.checks import check_overlap, label_bounds
 from orkiosk.planning.colors import NAMED, palette
 from orkiosk.planning.dicom.volume import Volume
 from orkiosk.planning.meshfiles import read_mesh_file
-from orkiosk.planning.naming import category, unique_id
+from orkiosk.planning.naming import category
 from orkiosk.planning.options import BuildOptions
 from orkiosk.planning.progress import Progress, Stopwatch
 from orkiosk.planning.sources import read_label_source
