@@ -20,6 +20,7 @@ from orkiosk.errors import OrkioskError
 COMMAND_MODULES = (
     "orkiosk.plan.commands",
     "orkiosk.plan.diff_command",
+    "orkiosk.edit.commands",
     "orkiosk.bench.command",
     "orkiosk.render.commands",
     "orkiosk.planning.commands",

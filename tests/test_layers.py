@@ -20,10 +20,11 @@ LAYERS = {
     "sync": {"store", "plan"},  # the hub serves from a store, a kiosk commits into one
     "store": {"plan"},
     "planning": {"plan"},
-    "app": {"render", "touch", "sync", "store", "plan"},
+    "edit": {"plan"},
+    "app": {"render", "touch", "sync", "store", "plan", "edit"},
     # the command line and the benchmark runner sit on top: they reach every layer
-    "cli": {"app", "render", "touch", "sync", "store", "plan", "planning", "bench"},
-    "bench": {"app", "render", "touch", "sync", "store", "plan", "planning"},
+    "cli": {"app", "render", "touch", "sync", "store", "plan", "planning", "edit", "bench"},
+    "bench": {"app", "render", "touch", "sync", "store", "plan", "planning", "edit"},
     "__main__": {"cli"},
     "__init__": set(),
     "errors": set(),
@@ -38,6 +39,7 @@ RULES = {
     "orkiosk.store": HEAVY,
     "orkiosk.touch": HEAVY,
     "orkiosk.planning": HEAVY,
+    "orkiosk.edit": HEAVY,
     "orkiosk.render": ("kivy", "zmq"),
     "orkiosk.sync": ("kivy", "moderngl"),
     "orkiosk.cli": HEAVY,
