@@ -118,7 +118,7 @@ def kiosk(tmp_path_factory):
     from orkiosk.app.kivyconfig import configure_kivy
 
     configure_kivy(settings)
-    from orkiosk.app.kiosk import KioskApp
+    from orkiosk.app.kiosk.app import KioskApp
 
     app = KioskApp(settings, plan)
     app._run_prepare()

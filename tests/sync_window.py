@@ -89,6 +89,7 @@ def _state(app) -> dict:
         "opacity": dict(ds.opacity),
         "view": repr(st.view),
         "hub_banner": root.hub_banner,
+        "changes_banner": root.changes_banner,
         "follow_banner": root.follow_banner,
         "loading": app._loading,
         # what the 3D view draws: a kiosk that shows no anatomy must be caught by the tests
@@ -162,7 +163,7 @@ def main(cfg: dict) -> None:
     from orkiosk.app.kivyconfig import configure_kivy
 
     configure_kivy(settings)
-    from orkiosk.app.kiosk import KioskApp
+    from orkiosk.app.kiosk.app import KioskApp
 
     app = KioskApp(settings, start_plan(settings))
     app._run_prepare()

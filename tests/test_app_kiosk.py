@@ -319,7 +319,7 @@ def _wait(k, predicate, timeout=15.0):
 
 
 def test_corrupt_package_is_refused_and_the_plan_stays(k, tmp_path):
-    from orkiosk.app.intake import send_path
+    from orkiosk.app.kiosk.intake import send_path
 
     bad = _variant(k, tmp_path, "bad", plan_version=5)
     data = bytearray((bad / "meshes" / "brain.glb").read_bytes())
@@ -349,7 +349,7 @@ def test_newer_version_replaces_the_plan_and_keeps_the_camera(k, tmp_path):
     np.testing.assert_allclose(k.view.camera.rotation, rot)
     assert old_scene._released and k.view.scene is not old_scene
     # an older version never replaces it
-    from orkiosk.app.intake import send_path
+    from orkiosk.app.kiosk.intake import send_path
 
     send_path(k.base / "control.sock", k.base / "demo")
     _wait(k, lambda: k.app.root.alert_kind == "error")
@@ -426,7 +426,7 @@ def test_the_status_line_says_loading_only_for_a_slow_load(k, tmp_path, monkeypa
     one that takes longer than half a second says so until it is done."""
     import time
 
-    from orkiosk.app import kiosk as kiosk_mod
+    from orkiosk.app.kiosk import app as kiosk_mod
 
     root, state = k.app.root, k.app.state
     seen = []
@@ -466,7 +466,7 @@ def test_no_patient_name_in_any_log(k, tmp_path, caplog):
     and a refused older plan: names are on the screen, never in a log record of any logger."""
     import logging
 
-    from orkiosk.app.intake import send_path
+    from orkiosk.app.kiosk.intake import send_path
     from orkiosk.plan.model import Patient
 
     kivy_log = logging.getLogger("kivy")
@@ -516,7 +516,7 @@ def test_no_patient_name_in_any_log(k, tmp_path, caplog):
 
 
 def test_another_patient_waits_for_confirmation(k, tmp_path):
-    from orkiosk.app.intake import send_path
+    from orkiosk.app.kiosk.intake import send_path
     from orkiosk.plan.model import Patient
 
     other = _variant(
@@ -549,8 +549,8 @@ def test_a_new_plan_and_its_picture_reach_the_screen_together(k, tmp_path, monke
     then both change in the same frame."""
     import time
 
-    from orkiosk.app import view3d
-    from orkiosk.app.intake import send_path
+    from orkiosk.app.views import view3d
+    from orkiosk.app.kiosk.intake import send_path
     from orkiosk.plan.package import load_package, write_package
 
     monkeypatch.setattr(view3d, "STEP_MS", 0.01)
@@ -658,7 +658,7 @@ def test_a_new_plan_the_gpu_cannot_draw_never_shows_under_the_old_picture(
     """The GPU fails while a new version is handed over (its upload, or its first frame). The
     model shows the new plan already, so the screen follows it: the new banner, the error, and
     no picture or labels of the old plan under them. The next plan is shown normally."""
-    from orkiosk.app.intake import send_path
+    from orkiosk.app.kiosk.intake import send_path
     from orkiosk.plan.package import load_package, write_package
     from orkiosk.render.errors import RenderError
     from orkiosk.render.steps import FrameSteps

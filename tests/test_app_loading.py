@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from orkiosk.app import loading
+from orkiosk.app.kiosk import loading
 from orkiosk.app.settings import KioskSettings
 from orkiosk.plan.package import load_package
 

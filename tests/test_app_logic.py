@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, small_plan
-from orkiosk.app.intake import ControlSocket, FolderWatcher, send_path
+from orkiosk.app.kiosk.intake import ControlSocket, FolderWatcher, send_path
 from orkiosk.app.model import KioskState, Pick, events
 from orkiosk.app.settings import KioskSettings, SettingsError, load_settings, with_overrides
 from orkiosk.plan.model import Patient
@@ -172,7 +172,7 @@ def test_control_socket_queues_paths(tmp_path):
 
 
 def test_loading_fails_closed_when_the_trust_folder_is_unusable(tmp_path):
-    from orkiosk.app.loading import load_for_display
+    from orkiosk.app.kiosk.loading import load_for_display
     from orkiosk.errors import OrkioskError
     from orkiosk.plan.signing import generate_keypair, load_trust_dir, sign_package
 

@@ -107,7 +107,7 @@ def child(width: int, height: int, diagonal: float, plan: str, name: str) -> Non
     configure_kivy(settings)
     from kivy.metrics import Metrics
 
-    from orkiosk.app.kiosk import KioskApp
+    from orkiosk.app.kiosk.app import KioskApp
 
     app = KioskApp(settings, path)
     app._run_prepare()

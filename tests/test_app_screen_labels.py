@@ -1,10 +1,10 @@
-"""Label placement over the 3D view (orkiosk.app.labelplace): pure, no Kivy."""
+"""Label placement over the 3D view (orkiosk.app.views.labelplace): pure, no Kivy."""
 
 from __future__ import annotations
 
 import random
 
-from orkiosk.app.labelplace import Box, Wanted, any_overlap, place_labels
+from orkiosk.app.views.labelplace import Box, Wanted, any_overlap, place_labels
 
 VIEW = Box(0, 0, 1200, 800)
 

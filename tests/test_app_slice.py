@@ -72,7 +72,7 @@ def child(width: int, height: int, diagonal: float, name: str) -> None:
     configure_kivy(settings)
     from kivy.metrics import Metrics
 
-    from orkiosk.app.kiosk import KioskApp
+    from orkiosk.app.kiosk.app import KioskApp
 
     app = KioskApp(settings, demo_package_path())
     app._run_prepare()

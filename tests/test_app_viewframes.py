@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from orkiosk.app.viewframes import STEP_MS, StepBudget, run_steps, shown_coords
+from orkiosk.app.views.viewframes import STEP_MS, StepBudget, run_steps, shown_coords
 
 
 class _Pic:

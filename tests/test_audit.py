@@ -13,7 +13,7 @@ import pytest
 from sync_support import Net
 
 from conftest import small_plan
-from orkiosk.app.bench import resume_child
+from orkiosk.app.kiosk.bench import resume_child
 from orkiosk.plan.package import write_package
 from orkiosk.store import PlanStore
 from orkiosk.store.audit import FILE_NAME, AuditLog

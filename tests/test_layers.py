@@ -147,11 +147,11 @@ def test_imports_point_down_only():
     ("module", "source"),
     [
         ("orkiosk.plan.model", "from orkiosk.render.camera import Camera"),
-        ("orkiosk.render.renderer", "import orkiosk.app.kiosk"),
+        ("orkiosk.render.renderer", "import orkiosk.app.kiosk.app"),
         ("orkiosk.render.renderer", "from orkiosk.touch import Rotate"),
         ("orkiosk.touch.recognizer", "from orkiosk.render import camera"),
         ("orkiosk.store.commit", "from ..sync import messages"),
-        ("orkiosk.app.kiosk", "from orkiosk.planning.pipeline import run_build"),
+        ("orkiosk.app.kiosk.app", "from orkiosk.planning.pipeline import run_build"),
         ("orkiosk.planning.pipeline", "from orkiosk import render"),
         ("orkiosk.planning.pipeline", "def f():\n    from orkiosk.app import kiosk\n"),
     ],
@@ -163,7 +163,7 @@ def test_an_upward_or_sideways_import_is_caught(module, source):
 @pytest.mark.parametrize(
     ("module", "source"),
     [
-        ("orkiosk.app.kiosk", "from orkiosk.render.renderer import Renderer"),
+        ("orkiosk.app.kiosk.app", "from orkiosk.render.renderer import Renderer"),
         ("orkiosk.render.camera", "from orkiosk.plan.views import NAMED_VIEWS"),
         ("orkiosk.planning.pipeline", "from orkiosk.plan.model import Plan\nfrom . import naming"),
         ("orkiosk.cli", "from orkiosk.planning import commands"),

@@ -39,11 +39,82 @@ def register(sub) -> None:
     p.add_argument("--room", help="the OR room whose plan this kiosk follows")
     p.set_defaults(func=run)
 
-    from orkiosk.app.failscreen import register as register_failscreen
-    from orkiosk.app.syncrun import register_hub
+    register_workbench(sub)
+
+    from orkiosk.app.kiosk.failscreen import register as register_failscreen
+    from orkiosk.app.kiosk.syncrun import register_hub
 
     register_hub(sub)
     register_failscreen(sub)
+
+
+def register_workbench(sub) -> None:
+    p = sub.add_parser(
+        "plan",
+        help="open the planner's workbench: plan paths on the model and the slices, save, publish",
+        description="The planning station's workbench (a window; mouse, keyboard and touch): "
+        "place and drag trajectories on the 3D model and the axial, coronal, sagittal, along "
+        "and across views with live readouts and clearance, undo/redo, then SAVE the next "
+        "version (only plan.json changes; signed with --identity, verified before it counts) "
+        "and PUBLISH it to an OR room through the hub. Never runs on an OR kiosk.",
+    )
+    p.add_argument("package", type=Path, nargs="?", help="package to edit (default: the demo)")
+    p.add_argument(
+        "--save-to",
+        type=Path,
+        default=Path("plans"),
+        metavar="DIR",
+        help="where saved versions go, as DIR/<case>-v<N> (default: ./plans)",
+    )
+    p.add_argument(
+        "--identity",
+        type=Path,
+        metavar="DIR/NAME",
+        help="this workbench's identity (orkiosk keygen): signs saves, connects to the hub",
+    )
+    p.add_argument("--trust", type=Path, metavar="KEYDIR", help="trusted keys to open PKG with")
+    p.add_argument("--hub", metavar="tcp://HOST:PORT", help="the planning hub to publish to")
+    p.add_argument("--hub-key", type=Path, metavar="HUB.pub", help="the hub's public identity")
+    p.add_argument("--room", help="the OR room to publish to")
+    p.add_argument("--size", metavar="WxH", help="window size (default 1600x900)")
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="log what the workbench shows (layout, slice frames, readouts) for support and tests",
+    )
+    p.set_defaults(func=run_workbench)
+
+
+def run_workbench(args) -> int:
+    from orkiosk.app.settings import KioskSettings, SettingsError
+    from orkiosk.plan.demo import demo_package_path
+    from orkiosk.plan.package import load_package
+    from orkiosk.plan.signing import load_trust_dir
+    from orkiosk.sync.keys import identity_paths
+
+    hub_args = (args.hub, args.hub_key, args.room)
+    if any(hub_args) and not (all(hub_args) and args.identity):
+        raise SettingsError("publishing needs --hub, --hub-key, --room and --identity together")
+    key = identity_paths(args.identity)[0] if args.identity else None
+    if key is not None and not key.is_file():
+        raise SettingsError(f"--identity: {key} does not exist (make one with orkiosk keygen)")
+    trusted = load_trust_dir(args.trust) if args.trust else None
+    package = load_package(args.package or demo_package_path(), trusted=trusted)
+    width, height = parse_size(args.size)
+    settings = KioskSettings(windowed=True, width=width or 1600, height=height or 900, mouse=True)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    from orkiosk.app.kivyconfig import configure_kivy
+
+    configure_kivy(settings)
+    from orkiosk.app.workbench.app import PublishTo, WorkbenchApp  # creates the window
+
+    publish = PublishTo(args.hub, args.hub_key, args.identity, args.room) if args.hub else None
+    if args.verbose:
+        logging.getLogger("orkiosk.workbench").setLevel(logging.DEBUG)
+    WorkbenchApp(package, save_to=args.save_to, key=key, publish_to=publish).run()
+    return 0
 
 
 def parse_size(text: str | None) -> tuple[int | None, int | None]:
@@ -82,7 +153,7 @@ def run(args) -> int:
         room=args.room,
     )
     if args.headless:
-        from orkiosk.app.syncrun import run_headless
+        from orkiosk.app.kiosk.syncrun import run_headless
 
         if not settings.hub:
             raise SettingsError("--headless needs --hub (or [sync] hub in the settings)")
@@ -93,7 +164,7 @@ def run(args) -> int:
     from orkiosk.app.kivyconfig import configure_kivy
 
     configure_kivy(settings)
-    from orkiosk.app.kiosk import KioskApp  # creates the window
+    from orkiosk.app.kiosk.app import KioskApp  # creates the window
 
     KioskApp(settings, start_plan(settings)).run()
     return 0

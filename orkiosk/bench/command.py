@@ -17,8 +17,8 @@ BENCHMARKS = {
     "touch": "orkiosk.bench.command:bench_touch_rows",
     "build": "orkiosk.planning.bench:bench_rows",
     "render": "orkiosk.render.bench:bench_rows",
-    "kiosk": "orkiosk.app.bench:bench_kiosk",
-    "sync": "orkiosk.app.syncbench:bench_sync",
+    "kiosk": "orkiosk.app.kiosk.bench:bench_kiosk",
+    "sync": "orkiosk.app.kiosk.syncbench:bench_sync",
     "store": "orkiosk.store.bench:bench_store",
     "image": "orkiosk.bench.image:bench_image",
 }

@@ -3,7 +3,7 @@
 - bytes added to a package by a 512x512x300 head CT (0.5 x 0.5 x 1.0 mm, the synthetic phantom
   sampled on that grid) at the default --image-spacing, cropped to a whole-head plan;
 - load (verify + decode) time of that package;
-- kiosk resident memory with it shown (the real kiosk in a child process, app/bench.py);
+- kiosk resident memory with it shown (the real kiosk in a child process, app/kiosk/bench.py);
 - slice drag: frames per second of the slice view at 1920x1080 while its position changes
   every frame, as the kiosk draws it while a finger moves (half the pixels, contours of the
   lighter meshes; headless EGL, glFinish per frame), and at full quality every frame.
@@ -90,7 +90,7 @@ def slice_drag_fps(
 
 
 def bench_image() -> list[dict]:
-    from orkiosk.app.bench import _child
+    from orkiosk.app.kiosk.bench import _child
     from orkiosk.plan.bench import row
 
     rows = []

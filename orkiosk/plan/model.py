@@ -148,7 +148,7 @@ class Plan:
 
     def to_dict(self) -> dict:
         """The plan.json dictionary, keys in a stable, readable order."""
-        return {
+        d = {
             "format": self.format,
             "format_version": self.format_version,
             "case_id": self.case_id,
@@ -167,9 +167,12 @@ class Plan:
             "measurements": [_plain(asdict(m)) for m in self.measurements],
             "views": [_view_dict(v) for v in self.views],
             "files": [asdict(f) for f in self.files],
-        } | (
-            {"placement_error": self.placement_error} if self.placement_error is not None else {}
-        ) | ({"image": self.image.to_dict()} if self.image is not None else {})
+        }
+        if self.placement_error is not None:
+            d["placement_error"] = self.placement_error
+        if self.image is not None:
+            d["image"] = self.image.to_dict()
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> Plan:

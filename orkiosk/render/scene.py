@@ -9,6 +9,7 @@ import moderngl
 import numpy as np
 
 from orkiosk.plan.mesh import Mesh
+from orkiosk.render.errors import RenderError
 from orkiosk.render.prepare import PreparedScene
 from orkiosk.render.volume import GpuVolume
 
@@ -139,6 +140,15 @@ class Scene:
     @property
     def triangle_count(self) -> int:
         return sum(s.triangles for s in self.structures)
+
+    def replan(self, plan) -> None:
+        """Show an edited version of this scene's plan on the same meshes (the workbench):
+        trajectories, landmarks, names, colours and opacities are read from `plan` every frame.
+        The structures must be the very same, with the very same mesh files."""
+        old = [(s.id, s.mesh) for s in self.plan.structures]
+        if [(s.id, s.mesh) for s in plan.structures] != old:
+            raise RenderError("an edited plan must keep the scene's structures and meshes")
+        self.plan = plan
 
     @property
     def released(self) -> bool:

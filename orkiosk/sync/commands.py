@@ -1,5 +1,5 @@
 """Identity and planner commands: keygen, push. pyzmq is imported only when one runs.
-(`orkiosk hub` and `orkiosk run --hub` join sync to the plan store: orkiosk.app.syncrun.)"""
+(`orkiosk hub` and `orkiosk run --hub` join sync to the plan store: orkiosk.app.kiosk.syncrun.)"""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@
     state.changes                     # a newer version of the case: what changed (changes.py)
     state.handle_gestures(commands, pick=renderer_pick)
 
-Widgets (app/view3d.py, app/kiosk.py) copy values out and call methods; readouts.py turns the
+Widgets (app/views/view3d.py, app/kiosk/app.py) copy values out and call methods; readouts.py turns the
 model into text.
 """
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from orkiosk.app.model.values import ActiveView, Cut, Pick
 from orkiosk.plan.diff import PlanDiff
+from orkiosk.plan.model import Plan
 from orkiosk.plan.package import Package
 
 
@@ -18,6 +19,14 @@ class PlanShown:
     """A new package is on screen (with its metrics, bounds and a fitting camera)."""
 
     package: Package
+
+
+@dataclass(frozen=True)
+class PlanEdited:
+    """The shown plan was edited in place (the workbench): same meshes, other trajectories,
+    landmarks, names or display settings, and new metrics."""
+
+    plan: Plan
 
 
 @dataclass(frozen=True)
@@ -104,6 +113,7 @@ class FollowChanged:
 
 Event = (
     PlanShown
+    | PlanEdited
     | PendingChanged
     | ChangesChanged
     | ErrorChanged

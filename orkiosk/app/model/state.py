@@ -41,6 +41,7 @@ from orkiosk.app.model.viewing import (
 from orkiosk.plan.bounds import plan_bounds
 from orkiosk.plan.diff import PlanDiff
 from orkiosk.plan.metrics import TrajectoryMetrics, all_trajectory_metrics
+from orkiosk.plan.model import Plan
 from orkiosk.plan.package import Package
 from orkiosk.render.camera import Camera
 from orkiosk.render.state import ClipPlane, DisplayState, cut_plane
@@ -88,6 +89,7 @@ class KioskState:
         self.following: bool = False  # follow mode: the planner's view (orkiosk point)
         self.highlight: str | None = None  # follow mode: this structure full, others dimmed
         self.showing: str = ""  # follow mode: what the planner points at, for the screen
+        self.on_tap: Callable[[Pick | None], bool] | None = None  # the workbench takes taps first
         self._subscribers: list[Callable[[ev.Event], None]] = []
         self._queue: list[ev.Event] | None = None
 
@@ -200,6 +202,23 @@ class KioskState:
             view_ok = same_anatomy and self.camera is not None and self._view_exists(self.view)
             if not view_ok:
                 self.set_view(DEFAULT_VIEW)
+
+    def edit_plan(self, plan: Plan, metrics: Iterable[TrajectoryMetrics]) -> None:
+        """The workbench edited the shown plan: same structures and meshes, other items or
+        display settings. Bounds stay as they were (slices and cuts do not jump while a path
+        end is dragged); the selection stays when its trajectory still exists."""
+        if self.package is None:
+            raise RuntimeError("no plan is shown to edit")
+        if [s.id for s in plan.structures] != [s.id for s in self.package.plan.structures]:
+            raise ValueError("an edit must keep the shown plan's structures")
+        with self._batch():
+            self.package = replace(self.package, plan=plan)
+            self.metrics = tuple(metrics)
+            self._emit(ev.PlanEdited(plan))
+            self._set_structures({s.id for s in plan.structures if not s.visible}, {})
+            tids = [t.id for t in plan.trajectories]
+            if self.selected not in tids:
+                self.select_trajectory(tids[-1] if tids else None)
 
     def drop_meshes(self) -> None:
         """Once the shown plan is on the GPU, its CPU mesh copies are not needed: free them."""
@@ -339,6 +358,8 @@ class KioskState:
     def tapped(self, pick: Pick | None) -> None:
         """What a tap on the 3D view means: a measure point in measure mode; elsewhere a tap
         on a trajectory selects it. Taps on nothing do nothing."""
+        if self.on_tap is not None and self.on_tap(pick):
+            return
         if pick is None:
             return
         if self.mode == "measure":

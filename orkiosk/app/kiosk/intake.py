@@ -172,7 +172,7 @@ class SyncIntake:
     at (receiver thread)."""
 
     def __init__(self, settings, offer: Callable[[Path], None], on_follow=None):
-        from orkiosk.app.syncrun import sync_parts
+        from orkiosk.app.kiosk.syncrun import sync_parts
         from orkiosk.store import PlanStore
         from orkiosk.sync.receiver import Link, Receiver
 
@@ -214,7 +214,7 @@ class SyncIntake:
         self.store.verify_early(folder, trusted=self.trusted, require_signature=True)
 
     def _deliver(self, folder: Path, state):
-        from orkiosk.app.syncrun import AwaitConfirmation, same_case
+        from orkiosk.app.kiosk.syncrun import AwaitConfirmation, same_case
         from orkiosk.errors import OrkioskError
         from orkiosk.sync.receiver import Outcome
         from orkiosk.sync.rooms import reason_of

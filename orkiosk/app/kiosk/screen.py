@@ -12,6 +12,7 @@ from kivy.lang import Builder
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
+from orkiosk.app.kiosk.rail import RailPages
 from orkiosk.app.model import (
     CUT_PLANES,
     OPACITY_STEPS,
@@ -20,7 +21,6 @@ from orkiosk.app.model import (
     PlanViewRef,
     TrajectoryView,
 )
-from orkiosk.app.rail import RailPages
 from orkiosk.app.readouts import CUT_LABELS
 from orkiosk.errors import OrkioskError
 from orkiosk.plan.colors import srgb
@@ -61,7 +61,7 @@ class KioskRoot(BoxLayout):
     alert_text = StringProperty("")
     alert_kind = StringProperty("")  # "error" | "confirm" | ""
     changes_banner = StringProperty("")  # what changed in a newer version (until tapped away)
-    hub_banner = StringProperty("")  # no contact with the planning hub (app/syncui.py)
+    hub_banner = StringProperty("")  # no contact with the planning hub (app/kiosk/syncui.py)
     follow_banner = StringProperty("")  # follow mode: what the planner shows, or that it ended
     following = BooleanProperty(False)  # the FOLLOW PLANNER toggle
     readout = StringProperty("")

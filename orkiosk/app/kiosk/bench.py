@@ -1,7 +1,7 @@
 """Kiosk benchmarks: touch -> camera, frame rate while rotating, start-up, resident memory.
 
 Kivy allows one window per process, so each measurement runs the real app in a child process
-(`python -m orkiosk.app.bench PLAN SIZE`), which prints one JSON line of figures.
+(`python -m orkiosk.app.kiosk.bench PLAN SIZE`), which prints one JSON line of figures.
 """
 
 from __future__ import annotations
@@ -73,9 +73,9 @@ def bench_kiosk() -> list[dict]:
 
 def bench_resume() -> dict:
     """Restart after a crash: a store with the demo plan committed and the left view last shown;
-    a fresh process (`python -m orkiosk.app.bench --resume`) until READY (first frame drawn)."""
+    a fresh process (`python -m orkiosk.app.kiosk.bench --resume`) until READY (first frame drawn)."""
+    from orkiosk.app.kiosk.resume import save_view, view_to_json
     from orkiosk.app.model.values import NamedView
-    from orkiosk.app.resume import save_view, view_to_json
     from orkiosk.plan.bench import row
     from orkiosk.plan.demo import demo_package_path
     from orkiosk.store import PlanStore
@@ -117,7 +117,7 @@ def _child_args(args: list[str], timeout: float) -> dict:
     env.update(KIVY_NO_ARGS="1", KIVY_NO_CONSOLELOG="1", ORKIOSK_BENCH_T0=repr(time.time()))
     env["KIVY_HOME"] = tempfile.mkdtemp(prefix="orkiosk-kivy-")
     out = subprocess.run(
-        [sys.executable, "-m", "orkiosk.app.bench", *args],
+        [sys.executable, "-m", "orkiosk.app.kiosk.bench", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -148,7 +148,7 @@ def main(plan: str, size: str) -> None:
     configure_kivy(settings)
     from kivy.base import EventLoop
 
-    from orkiosk.app.kiosk import KioskApp
+    from orkiosk.app.kiosk.app import KioskApp
     from orkiosk.touch import TouchEvent
 
     app = KioskApp(settings, Path(plan))
@@ -222,9 +222,9 @@ def resume_main(state: str, size: str, set_view: str = "") -> None:
     from kivy.base import EventLoop
 
     from orkiosk.app.commands import start_plan
-    from orkiosk.app.kiosk import KioskApp
+    from orkiosk.app.kiosk.app import KioskApp
+    from orkiosk.app.kiosk.resume import view_to_json
     from orkiosk.app.model.values import NamedView, TrajectoryView
-    from orkiosk.app.resume import view_to_json
 
     app = KioskApp(settings, start_plan(settings))
     app._run_prepare()

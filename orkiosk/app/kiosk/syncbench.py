@@ -18,7 +18,7 @@ from pathlib import Path
 
 import zmq
 
-from orkiosk.app.syncstall import make_second_version
+from orkiosk.app.kiosk.syncstall import make_second_version
 from orkiosk.plan.bench import row
 from orkiosk.plan.package import load_package
 from orkiosk.plan.signing import load_trust_dir, sign_package
@@ -134,7 +134,7 @@ def _run_push(root: Path, pkg: Path, kiosks: int, version_dir: str) -> float:
 
 def _run_stall(root: Path, v1: Path, v2: Path, run: str) -> dict:
     """The window kiosk's longest UI clock stall while `v2` arrives (`v1` shown before)."""
-    from orkiosk.app.syncstall import bench_stall
+    from orkiosk.app.kiosk.syncstall import bench_stall
 
     stop = threading.Event()
     hub = _start_hub(root, run, stop)

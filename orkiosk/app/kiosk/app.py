@@ -19,10 +19,13 @@ from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.factory import Factory
 
-from orkiosk.app import watchdog
-from orkiosk.app.intake import ControlSocket, FolderWatcher, SyncIntake
+from orkiosk.app.kiosk import watchdog
+from orkiosk.app.kiosk.intake import ControlSocket, FolderWatcher, SyncIntake
+from orkiosk.app.kiosk.loading import Loaded, load_for_display
+from orkiosk.app.kiosk.resume import load_view, save_view
+from orkiosk.app.kiosk.screen import KioskRoot, load_layout
+from orkiosk.app.kiosk.syncui import SyncScreen
 from orkiosk.app.kivyconfig import apply_panel_metrics
-from orkiosk.app.loading import Loaded, load_for_display
 from orkiosk.app.logsafe import path_for_log
 from orkiosk.app.model import (
     KioskState,
@@ -31,12 +34,9 @@ from orkiosk.app.model import (
 )
 from orkiosk.app.model.slicing import SliceModel
 from orkiosk.app.readouts import SEPARATOR, changes_text, readout_text, slice_text
-from orkiosk.app.resume import load_view, save_view
-from orkiosk.app.screen import KioskRoot, load_layout
 from orkiosk.app.settings import KioskSettings
-from orkiosk.app.sliceview import SliceView, fill_presets
-from orkiosk.app.syncui import SyncScreen
-from orkiosk.app.view3d import PlanView
+from orkiosk.app.views.sliceview import SliceView, fill_presets
+from orkiosk.app.views.view3d import PlanView
 from orkiosk.errors import OrkioskError
 from orkiosk.plan.signing import load_trust_dir
 from orkiosk.render.prepare import PreparedMeshes

@@ -1,5 +1,5 @@
 """SliceView: the plan's image on one slice (orkiosk.render.slice), beside or instead of the 3D
-view, drawn the same way as the 3D view (app/view3d.py): from a Clock callback into a
+view, drawn the same way as the 3D view (app/views/view3d.py): from a Clock callback into a
 framebuffer that wraps a Kivy texture, with the 3D view's GL context, renderer and scene, and
 Kivy's GL state handed back afterwards (render/glstate.py).
 
@@ -19,13 +19,13 @@ from kivy.clock import Clock
 from kivy.graphics import Color, Rectangle
 from kivy.graphics.texture import Texture
 from kivy.metrics import Metrics
-from kivy.properties import NumericProperty, StringProperty
+from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
 from orkiosk.app.model.slicing import LayoutChanged, SliceChanged, SliceModel
 from orkiosk.app.readouts import CUT_LABELS
-from orkiosk.app.touchinput import GestureInput
+from orkiosk.app.views.touchinput import GestureInput
 from orkiosk.render import glstate
 from orkiosk.render.errors import RenderError
 from orkiosk.render.slicegeom import SliceFrame, slice_frame
@@ -37,6 +37,9 @@ DRAG_SCALE = 0.5  # share of the pixels (each way) while the slice moves
 REST_S = 0.2  # no move for this long: the full-quality frame
 LETTER_MM = 7.0  # side letters (their ink is about 5.5 mm tall: >= 5 mm from 2 m)
 CAPTION_FONT = "7.5mm"  # Roboto Bold capitals 0.71 em: 5.3 mm
+# compact (the workbench, read at a desk): one caption line and smaller letters
+COMPACT_CAPTION_FONT = "3.6mm"
+COMPACT_LETTER_MM = 4.0
 
 
 class SliceView(GestureInput, Widget):
@@ -45,6 +48,7 @@ class SliceView(GestureInput, Widget):
     frames = NumericProperty(0)
     quality = StringProperty("full")
     caption = StringProperty("")
+    compact = BooleanProperty(False)  # the workbench's small panes: a one-line caption
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -76,6 +80,7 @@ class SliceView(GestureInput, Widget):
         )
         self.add_widget(self._caption)
         self.bind(pos=self._on_geometry, size=self._on_geometry, caption=self._on_geometry)
+        self.bind(compact=self._on_compact)
         self._clock = Clock.schedule_interval(self._frame, 0)
 
     def attach(self, slicing: SliceModel, plan_view) -> None:
@@ -93,6 +98,10 @@ class SliceView(GestureInput, Widget):
 
     def _on_state(self, _event) -> None:
         self._dirty = True  # structures, selection, a new plan: all change the picture
+
+    def _on_compact(self, *_):
+        self._caption.font_size = COMPACT_CAPTION_FONT if self.compact else CAPTION_FONT
+        self._on_geometry()
 
     def _on_geometry(self, *_):
         # The caption has a strip of its own under the picture: over the image it would hide
@@ -118,6 +127,8 @@ class SliceView(GestureInput, Widget):
     def _caption_text(self, frame: SliceFrame) -> str:
         win = self.slicing.window
         head = CUT_LABELS.get(frame.kind, frame.kind.upper())
+        if self.compact:
+            return f"{head}  {win.text if win else ''}"
         return f"{head}  {win.text if win else ''}\n{CONVENTION[frame.kind]}"
 
     # ------------------------------------------------------------ frames
@@ -139,8 +150,8 @@ class SliceView(GestureInput, Widget):
             return
         moving = time.monotonic() - self._moved_at < REST_S
         if self._dirty or (not moving and not self._full_drawn):
+            self._dirty = False  # before drawing: a caption changed by the draw asks again
             self.draw(interactive=moving)
-            self._dirty = False
 
     def slice_frame(self) -> SliceFrame:
         sl, st = self.slicing.slice, self.slicing.state
@@ -174,7 +185,11 @@ class SliceView(GestureInput, Widget):
                 framebuffer=self._target[2],
                 viewport=(0, 0, vw, vh),
                 lod=interactive,
-                letter_px=max(LETTER_MM * self._px_per_mm, 0.06 * min(w, h)) * scale,
+                letter_px=max(
+                    (COMPACT_LETTER_MM if self.compact else LETTER_MM) * self._px_per_mm,
+                    0.06 * min(w, h),
+                )
+                * scale,
             )
         except RenderError as exc:
             log.error("slice view failed: %s", exc)

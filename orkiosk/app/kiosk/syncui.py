@@ -18,7 +18,7 @@ import time
 
 from kivy.clock import Clock
 
-from orkiosk.app.intake import SyncIntake
+from orkiosk.app.kiosk.intake import SyncIntake
 from orkiosk.app.model import events
 
 log = logging.getLogger("orkiosk.kiosk")

@@ -43,7 +43,7 @@ def run(args) -> int:
     from kivy.core.window import Window
     from kivy.uix.label import Label
 
-    from orkiosk.app import watchdog
+    from orkiosk.app.kiosk import watchdog
 
     class FailScreen(App):
         title = "orkiosk: kiosk failed"

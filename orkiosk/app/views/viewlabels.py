@@ -1,5 +1,5 @@
 """Names over the 3D view: trajectory targets, landmarks and the measure markers A and B, as
-Kivy labels over the picture, placed by orkiosk.app.labelplace so that no two overlap and none
+Kivy labels over the picture, placed by orkiosk.app.views.labelplace so that no two overlap and none
 covers a marker or a named point.
 
 Capitals >= 5 mm on the configured panel (Roboto Bold capitals are 0.71 em: 7.5 mm type gives
@@ -12,7 +12,7 @@ import numpy as np
 from kivy.graphics import Color, InstructionGroup, Line
 from kivy.uix.label import Label
 
-from orkiosk.app.labelplace import Box, Wanted, place_labels
+from orkiosk.app.views.labelplace import Box, Wanted, place_labels
 
 LABEL_FONT = "7.5mm"
 MARKER_FONT = "9mm"

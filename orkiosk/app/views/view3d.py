@@ -25,8 +25,8 @@ from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.widget import Widget
 
 from orkiosk.app.model import KioskState, Pick, events
-from orkiosk.app.touchinput import GestureInput
-from orkiosk.app.viewframes import (
+from orkiosk.app.views.touchinput import GestureInput
+from orkiosk.app.views.viewframes import (
     STEP_MS,
     UPLOAD_SLICE,
     FrameJob,
@@ -36,7 +36,7 @@ from orkiosk.app.viewframes import (
     run_steps,
     shown_coords,
 )
-from orkiosk.app.viewlabels import ViewLabels
+from orkiosk.app.views.viewlabels import ViewLabels
 from orkiosk.render import glstate
 from orkiosk.render.camera import Camera
 from orkiosk.render.errors import RenderError
@@ -179,7 +179,9 @@ class PlanView(GestureInput, Widget):
         saved = glstate.kivy_state()
         try:
             if prepared is None:
-                prepared = prepare_scene(package.plan, package.meshes, self.lod_triangles)
+                prepared = prepare_scene(
+                    package.plan, package.meshes, self.lod_triangles, package.image
+                )
             on_gpu = (self.scene, self._incoming.scene if self._incoming else None)
             upload = self.renderer.scene_upload(prepared, UPLOAD_SLICE, reuse=on_gpu)
         finally:
@@ -235,6 +237,11 @@ class PlanView(GestureInput, Widget):
     def _on_state(self, event) -> None:
         if isinstance(event, events.PlanShown):
             self.swap_in(event.package)
+        elif isinstance(event, events.PlanEdited):
+            scene = self._drawn_scene()
+            if scene is not None:
+                scene.replan(event.plan)
+            self._moved(interactive=True)  # usually a drag: more edits follow
         elif isinstance(event, events.CameraMoved):
             self._moved(event.interactive)
         elif isinstance(event, events.CutChanged):

@@ -2,7 +2,7 @@
 ~20 MB plan arrives from a real hub.
 
 The parent (bench_stall) runs a hub on 127.0.0.1 in this process and starts the real KioskApp in
-a child process (`python -m orkiosk.app.syncstall CONFIG_JSON`: an SDL window, offscreen when
+a child process (`python -m orkiosk.app.kiosk.syncstall CONFIG_JSON`: an SDL window, offscreen when
 there is no display) with its own identity, trust folder and plan store. Version 1 is pushed and
 shown first (not measured); then version 2 of the same case is pushed and the child reports the
 longest interval between two ticks of its UI clock from the push until the new plan's first
@@ -69,7 +69,7 @@ def bench_stall(root: Path, hub, state: Path, v1: Path, v2: Path, push) -> dict:
     env["KIVY_HOME"] = tempfile.mkdtemp(prefix="orkiosk-kivy-", dir=root)
     env.pop("NOTIFY_SOCKET", None)
     child = subprocess.Popen(
-        [sys.executable, "-m", "orkiosk.app.syncstall", json.dumps(cfg)],
+        [sys.executable, "-m", "orkiosk.app.kiosk.syncstall", json.dumps(cfg)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -116,7 +116,7 @@ def main(cfg: dict) -> None:
     from kivy.base import EventLoop
     from kivy.clock import Clock
 
-    from orkiosk.app.kiosk import KioskApp
+    from orkiosk.app.kiosk.app import KioskApp
 
     app = KioskApp(settings, None)
     app._run_prepare()
