@@ -31,6 +31,10 @@ if [ "$mode" = test ]; then
   command -v cage >/dev/null || missing+=(cage)
   command -v Xwayland >/dev/null || missing+=(xwayland)
   command -v grim >/dev/null || missing+=(grim)
+  # the planner's workbench driven as a person drives it (tests/test_workbench_xvfb.py): an X
+  # server and real mouse events
+  command -v Xvfb >/dev/null || missing+=(xvfb)
+  command -v xdotool >/dev/null || missing+=(xdotool)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing system packages: ${missing[*]}"
