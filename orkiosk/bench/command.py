@@ -21,6 +21,7 @@ BENCHMARKS = {
     "sync": "orkiosk.app.kiosk.syncbench:bench_sync",
     "store": "orkiosk.store.bench:bench_store",
     "image": "orkiosk.bench.image:bench_image",
+    "workbench": "orkiosk.app.workbench.bench:bench_workbench",
 }
 
 

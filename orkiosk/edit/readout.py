@@ -49,7 +49,7 @@ class PathReadout:
     length: float
     angles: tuple[float, float, float]  # to the axial, sagittal and coronal planes (degrees)
     entry_angle: float | None  # degrees between the path and the skin normal at the entry
-    entry_off_skin: float | None  # mm from the entry to the skin surface
+    entry_off_skin: float | None  # mm from the entry to the skin, when more than OFF_SKIN_MM
     margin: float  # mm: instrument radius + placement error
     clearance: PathClearance
 
@@ -59,6 +59,7 @@ class PathReadout:
 
     @property
     def entry_warning(self) -> bool:
+        """The path meets the skin more than ENTRY_ANGLE_WARN degrees from its normal."""
         return self.entry_angle is not None and self.entry_angle > ENTRY_ANGLE_WARN
 
     @property
@@ -74,12 +75,11 @@ class PathReadout:
             f"{t.name}: {self.length:.1f} mm, {ax:.0f}\N{DEGREE SIGN} to axial, "
             f"{sag:.0f}\N{DEGREE SIGN} to sagittal, {cor:.0f}\N{DEGREE SIGN} to coronal",
         ]
-        if self.entry_angle is not None:
+        if self.entry_off_skin is not None:
+            out.append(f"Entry {self.entry_off_skin:.1f} mm off the skin (not on its surface)")
+        elif self.entry_angle is not None:
             warn = "  STEEP ENTRY" if self.entry_warning else ""
-            out.append(
-                f"Entry {self.entry_angle:.0f}\N{DEGREE SIGN} to the skin normal{warn}"
-                + (f" ({self.entry_off_skin:.1f} mm off the skin)" if self.entry_off_skin else "")
-            )
+            out.append(f"Entry {self.entry_angle:.0f}\N{DEGREE SIGN} to the skin normal{warn}")
         out.append(f"Margin {self.margin:.1f} mm (instrument radius + placement error)")
         for c in self.clearance.structures:
             if c.crosses:
@@ -105,7 +105,10 @@ def path_readout(
         inward = -normal
         cos = float(np.clip(np.dot(v / length, inward), -1.0, 1.0))
         entry_angle = float(np.degrees(np.arccos(cos)))
-        off = off if off > OFF_SKIN_MM else None
+        if off > OFF_SKIN_MM:
+            entry_angle = None  # the angle to a skin that is not there means nothing
+        else:
+            off = None
     return PathReadout(
         trajectory=t,
         length=length,

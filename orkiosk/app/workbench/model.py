@@ -83,6 +83,7 @@ class Workbench:
         self.skin = Skin(meshes[skin.id]) if skin is not None else None
         self.tool = "view"
         self.readout: PathReadout | None = None
+        self._metrics_cache: dict = {}  # Trajectory -> TrajectoryMetrics
         # where to enter: the map is built on a worker (seconds), then scored per target
         self.entry_wanted = False
         self.entry_scores: EntryScores | None = None
@@ -188,13 +189,16 @@ class Workbench:
         return path_readout(plan, plan.trajectory(tid), self.clearance, self.skin)
 
     def _metrics(self, plan):
-        out = []
+        """Every path's metrics for the display model; unchanged paths from the cache (a drag
+        changes one path: the others are not measured again)."""
+        cache, self._metrics_cache = self._metrics_cache, {}
         for t in plan.trajectories:
             if self.readout is not None and self.readout.trajectory == t:
-                out.append(as_metrics(self.readout))
+                m = as_metrics(self.readout)
             else:
-                out.append(as_metrics(path_readout(plan, t, self.clearance, self.skin, 2.0)))
-        return out
+                m = cache.get(t) or as_metrics(path_readout(plan, t, self.clearance, self.skin))
+            self._metrics_cache[t] = m
+        return list(self._metrics_cache.values())
 
     def _update_readout(self) -> None:
         self.readout = self._compute_readout(self.plan)

@@ -1,0 +1,147 @@
+"""The workbench's model without a window (orkiosk/app/workbench/model.py): placing a new path,
+dragging its ends (one undo step per drag), pivoting the entry about the target, the across
+view's depth, where to enter, and saving. The Kivy side is tested in test_workbench_xvfb.py
+and test_workbench_touch.py."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pytest
+
+from orkiosk.app.model.values import Pick
+from orkiosk.app.workbench.model import EntryMapChanged, ReadoutChanged, StatusChanged, Workbench
+from orkiosk.plan.demo import bundled_demo_path
+from orkiosk.plan.package import load_package
+
+TARGET = (20.0, -30.0, 38.0)
+ENTRY = (60.0, -20.0, 60.0)
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return load_package(bundled_demo_path())
+
+
+@pytest.fixture
+def wb(demo):
+    w = Workbench(demo)
+    w.events = []
+    w.subscribe(w.events.append)
+    return w
+
+
+def _wait_entry_map(wb) -> None:
+    deadline = time.monotonic() + 60
+    while not wb._entry_map.done():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    wb.poll()
+
+
+def test_new_path_from_two_placed_points(wb):
+    assert wb.selected == "biopsy" and wb.readout.trajectory.id == "biopsy"
+    wb.new_path()
+    assert wb.tool == "place-target"
+    assert wb.place(TARGET) and wb.tool == "place-entry"
+    assert wb.place(ENTRY) and wb.tool == "view"
+    t = wb.plan.trajectory("path-1")
+    assert (t.name, t.entry, t.target) == ("Path 1", ENTRY, TARGET)
+    assert wb.selected == "path-1" and wb.readout.trajectory == t
+    assert wb.state.package.plan == wb.plan  # the views draw the edited plan
+    # the axial, coronal and sagittal slices pass through the new target
+    lo, hi = wb.state.bounds
+    centre = (np.asarray(lo) + np.asarray(hi)) / 2
+    assert wb.slices["axial"].slice.offset == pytest.approx(TARGET[2] - centre[2])
+    assert wb.slices["sagittal"].slice.offset == pytest.approx(TARGET[0] - centre[0])
+    assert wb.session.diff().lines() == ["Trajectory Path 1 added"]
+    # a point outside the image is refused in words, the tool stays
+    wb.new_path()
+    assert wb.place((0.0, 0.0, 500.0)) and wb.tool == "place-target"
+    assert isinstance(wb.events[-1], StatusChanged) and "outside the image" in wb.events[-1].text
+    wb.cancel()
+    assert wb.tool == "view" and not wb.place(TARGET)
+
+
+def test_a_drag_is_one_undo_step_and_the_readout_follows_it(wb):
+    wb.grab("biopsy", "target")
+    lengths = []
+    for k in range(1, 11):
+        wb.drag_to((38.0 + k, -18.0, 38.0))
+        lengths.append(wb.readout.length)
+    wb.release()
+    assert len(set(np.round(lengths, 3))) == 10  # a new readout at every step
+    assert sum(isinstance(e, ReadoutChanged) for e in wb.events) >= 10
+    assert wb.session.diff().lines() == ["Trajectory Biopsy: target moved 10.0 mm"]
+    wb.undo()
+    assert not wb.session.dirty and wb.readout.length == pytest.approx(29.8, abs=0.05)
+    wb.redo()
+    assert wb.plan.trajectory("biopsy").target == (48.0, -18.0, 38.0)
+
+
+def test_the_across_view_pivots_the_entry_about_the_target(wb):
+    t0 = wb.plan.trajectory("biopsy")
+    length = math.dist(t0.entry, t0.target)
+    right, up = np.array([1.0, 0, 0]), np.array([0, 0, 1.0])
+    for _ in range(5):
+        assert wb.pivot_entry(right, up, 1.5, -0.5)
+    wb.release()
+    t = wb.plan.trajectory("biopsy")
+    assert t.target == t0.target
+    assert math.dist(t.entry, t.target) == pytest.approx(length, abs=1e-6)
+    assert math.dist(t.entry, t0.entry) > 3.0
+    wb.undo()
+    assert wb.plan.trajectory("biopsy") == t0
+
+
+def test_depth_moves_the_across_view_along_the_path(wb):
+    r = wb.readout
+    wb.set_depth(10.0)
+    assert wb.depth == pytest.approx(10.0)
+    assert wb.slices["perp"].slice.offset == pytest.approx(r.length - 10.0)
+    wb.set_depth(1e6)
+    assert wb.depth == pytest.approx(0.0 + r.length - wb.slices["perp"].slice.offset)
+    assert wb.slices["perp"].slice.offset == pytest.approx(0.0)
+
+
+def test_where_to_enter_while_placing_and_a_tap_on_the_skin(wb):
+    wb.new_path()
+    wb.place(TARGET)
+    _wait_entry_map(wb)
+    scores = wb.entry_scores
+    assert scores is not None and scores.target == TARGET
+    assert any(isinstance(e, EntryMapChanged) and e.scores is scores for e in wb.events)
+    best = scores.best()
+    assert best is not None and scores.usable[best]
+    skin = wb.skin.positions
+    # a tap on another structure is not an entry; a tap on the skin at the best vertex is
+    assert wb._tap(Pick("bone", tuple(skin[best]), "Bone")) and wb.tool == "place-entry"
+    assert wb._tap(Pick("skin", tuple(skin[best]), "Skin")) and wb.tool == "view"
+    t = wb.plan.trajectory(wb.selected)
+    assert np.allclose(t.entry, skin[best]) and t.target == TARGET
+    assert wb.readout.closest.distance >= wb.readout.margin  # the map's best is clear
+    assert wb.entry_scores is None  # hidden once the entry is placed
+    # asked for, the map follows the selected path; a tap on the skin moves its entry
+    wb.toggle_entry_map()
+    assert wb.entry_scores is not None and wb.entry_scores.target == TARGET
+    other = int(np.flatnonzero(wb.entry_scores.usable)[0])
+    assert wb._tap(Pick("skin", tuple(skin[other]), "Skin"))
+    assert np.allclose(wb.plan.trajectory(wb.selected).entry, skin[other])
+
+
+def test_save_writes_the_next_version_and_refuses_the_wrong_side(wb, tmp_path):
+    wb.grab("biopsy", "target")
+    wb.drag_to((-38.0, -18.0, 38.0))  # the patient's right in a left-sided plan
+    wb.release()
+    assert wb.save(tmp_path, None) is None
+    assert "laterality is 'left'" in wb.events[-1].text and list(tmp_path.iterdir()) == []
+    wb.undo()
+    wb.grab("biopsy", "target")
+    wb.drag_to((40.0, -18.0, 38.0))
+    wb.release()
+    saved = wb.save(tmp_path, None)
+    assert saved is not None and saved.path == tmp_path / "PHANTOM-DEMO-v2"
+    assert not wb.session.dirty and wb.session.base.plan.plan_version == 2
+    assert wb.state.package.plan.plan_version == 2
