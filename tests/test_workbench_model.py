@@ -145,3 +145,50 @@ def test_save_writes_the_next_version_and_refuses_the_wrong_side(wb, tmp_path):
     assert saved is not None and saved.path == tmp_path / "PHANTOM-DEMO-v2"
     assert not wb.session.dirty and wb.session.base.plan.plan_version == 2
     assert wb.state.package.plan.plan_version == 2
+
+
+def test_landmarks_names_diameter_colour_and_views(wb):
+    wb.set_tool("place-landmark")
+    assert wb.place((10.0, -40.0, 38.0)) and wb.tool == "view"
+    lid = wb.plan.landmarks[-1].id
+    assert wb.item == ("landmark", lid) and wb.item_name() == "Landmark 1"
+    wb.grab(lid, "landmark")
+    wb.drag_to((12.0, -40.0, 38.0))
+    wb.drag_to((14.0, -40.0, 38.0))
+    wb.release()
+    wb.rename_item("Burr hole")
+    assert wb.plan.landmarks[-1].position == (14.0, -40.0, 38.0)
+    assert wb.plan.landmarks[-1].name == "Burr hole"
+    wb.undo()  # the rename
+    wb.undo()  # the whole drag
+    assert wb.plan.landmarks[-1].position == (10.0, -40.0, 38.0)
+    wb.delete_selected()
+    assert all(m.id != lid for m in wb.plan.landmarks)
+    assert wb.item == ("trajectory", "biopsy")  # back to the selected path
+
+    wb.step_diameter(+2)
+    wb.cycle_path_color()
+    t = wb.plan.trajectory("biopsy")
+    assert t.diameter == 3.0 and t.color is not None
+    assert wb.readout.margin == pytest.approx(1.5 + 2.0)
+    lines = wb.session.diff().lines()
+    assert lines == ["Trajectory Biopsy: diameter 2 -> 3 mm, colour changed"]
+
+    from orkiosk.render.camera import Camera
+
+    cam = Camera.named("left", wb.state.bounds)
+    name = wb.save_view(cam)
+    v = wb.plan.views[-1]
+    assert v.name == name == "View 1" and np.allclose(v.look, cam.forward)
+
+
+def test_the_critical_set_drives_the_clearance(wb):
+    assert [c.structure_id for c in wb.readout.clearance.structures] == ["ventricles", "vessels"]
+    wb.set_structure("ventricles", critical=False)
+    assert [c.structure_id for c in wb.readout.clearance.structures] == ["vessels"]
+    wb.set_structure("lesion", critical=True, opacity=0.5, name="Tumour")
+    ids = {c.structure_id for c in wb.readout.clearance.structures}
+    assert ids == {"vessels", "lesion"}
+    s = wb.plan.structure("lesion")
+    assert (s.name, s.opacity, s.critical) == ("Tumour", 0.5, True)
+    assert wb.readout.closest.structure_id == "lesion"  # the target lies in it

@@ -108,6 +108,9 @@ def run_workbench(args) -> int:
     from orkiosk.app.kivyconfig import configure_kivy
 
     configure_kivy(settings)
+    from kivy.config import Config
+
+    Config.set("kivy", "exit_on_escape", "0")  # Escape cancels a tool; the window's X closes
     from orkiosk.app.workbench.app import PublishTo, WorkbenchApp  # creates the window
 
     publish = PublishTo(args.hub, args.hub_key, args.identity, args.room) if args.hub else None

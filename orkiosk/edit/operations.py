@@ -107,6 +107,12 @@ def set_diameter(plan: Plan, tid: str, diameter: float) -> Plan:
     return _with_trajectory(plan, replace(t, diameter=_diameter(diameter, t.name)))
 
 
+def set_path_color(plan: Plan, tid: str, color: RGB | None) -> Plan:
+    """A path's colour (linear RGB 0..1), or None for the product's path colour."""
+    t = trajectory(plan, tid)
+    return _with_trajectory(plan, replace(t, color=None if color is None else _rgb(color, t.name)))
+
+
 # ---------------------------------------------------------------- landmarks and views
 
 
@@ -190,10 +196,7 @@ def set_structure(
     if critical is not None:
         changes["critical"] = bool(critical)
     if color is not None:
-        c = tuple(float(v) for v in color)
-        if len(c) != 3 or not all(0.0 <= v <= 1.0 for v in c):
-            raise EditError(f"structure {sid!r}: colour {color!r} is not three values 0..1")
-        changes["color"] = c
+        changes["color"] = _rgb(color, f"structure {sid!r}")
     return replace(plan, structures=_swap(plan.structures, replace(s, **changes)))
 
 
@@ -269,6 +272,13 @@ def _name(name: str, what: str) -> str:
     if len(n) > MAX_NAME:
         raise EditError(f"{what}: the name is longer than {MAX_NAME} characters")
     return n
+
+
+def _rgb(color, what: str) -> RGB:
+    c = tuple(float(v) for v in color)
+    if len(c) != 3 or not all(0.0 <= v <= 1.0 for v in c):
+        raise EditError(f"{what}: colour {color!r} is not three values 0..1")
+    return (c[0], c[1], c[2])
 
 
 def _point(p, what: str) -> Vec3:

@@ -238,6 +238,8 @@ def _trajectory_change(a: Trajectory, b: Trajectory) -> ItemChange | None:
     n.point("target")
     if abs(a.diameter - b.diameter) >= DIAMETER_MM:
         n.add("diameter", f"diameter {a.diameter:g} -> {b.diameter:g} mm")
+    if a.color != b.color:
+        n.add("colour", "colour changed")
     return n.done()
 
 

@@ -63,6 +63,7 @@ class Trajectory:
     entry: Vec3
     target: Vec3
     diameter: float = 2.0  # mm
+    color: RGB | None = None  # linear 0..1; None: the product's path colour
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,7 @@ class Plan:
             "coordinate_system": self.coordinate_system,
             "units": self.units,
             "structures": [_plain(asdict(s)) for s in self.structures],
-            "trajectories": [_plain(asdict(t)) for t in self.trajectories],
+            "trajectories": [_trajectory_dict(t) for t in self.trajectories],
             "landmarks": [_plain(asdict(m)) for m in self.landmarks],
             "measurements": [_plain(asdict(m)) for m in self.measurements],
             "views": [_view_dict(v) for v in self.views],
@@ -193,10 +194,7 @@ class Plan:
             structures=tuple(
                 Structure(**{**s, "color": _vec(s["color"])}) for s in d["structures"]
             ),
-            trajectories=tuple(
-                Trajectory(**{**t, "entry": _vec(t["entry"]), "target": _vec(t["target"])})
-                for t in d["trajectories"]
-            ),
+            trajectories=tuple(_trajectory_from(t) for t in d["trajectories"]),
             landmarks=tuple(
                 Landmark(**{**m, "position": _vec(m["position"])}) for m in d["landmarks"]
             ),
@@ -213,6 +211,18 @@ class Plan:
 
 def _plain(d: dict) -> dict:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+
+def _trajectory_dict(t: Trajectory) -> dict:
+    d = _plain(asdict(t))
+    if t.color is None:
+        del d["color"]
+    return d
+
+
+def _trajectory_from(t: dict) -> Trajectory:
+    extra = {"color": _vec(t["color"])} if "color" in t else {}
+    return Trajectory(**{**t, "entry": _vec(t["entry"]), "target": _vec(t["target"]), **extra})
 
 
 def _view_dict(v: View) -> dict:

@@ -55,7 +55,8 @@ def _trajectory_items(t, state, code: int) -> list:
     f = (target - entry) / length
     r = max(float(t.diameter), 0.2) / 2
     if state.probe_trajectory != t.id:
-        items.append(("cylinder", along(entry, f, r, length), TUBE_COLOR, code))
+        tube = TUBE_COLOR if t.color is None else t.color
+        items.append(("cylinder", along(entry, f, r, length), tube, code))
         ring = max(r * 3.2, 3.0)
         items.append(("torus", along(entry, f, ring, ring), ENTRY_COLOR, code))
     if state.trajectory_extension > 0:

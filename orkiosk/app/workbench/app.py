@@ -26,11 +26,13 @@ from kivy.lang import Builder
 from orkiosk.app.model import KioskState
 from orkiosk.app.workbench.model import (
     EntryMapChanged,
+    ItemSelected,
     ReadoutChanged,
     StatusChanged,
     ToolChanged,
     Workbench,
 )
+from orkiosk.app.workbench.panels import StructuresPanel, ViewsPanel
 from orkiosk.app.workbench.profile import ClearanceProfile
 from orkiosk.app.workbench.views import WorkbenchPlanView, WorkbenchSliceView
 from orkiosk.edit.readout import CAVEAT
@@ -101,10 +103,13 @@ class WorkbenchApp(App):
         ids.profile.workbench = wb
         wb.subscribe(self._on_workbench)
         wb.session.subscribe(self._on_session)
+        self.structures, self.views = StructuresPanel(wb), ViewsPanel(wb)
+        Window.bind(on_key_down=self._on_key)
         self.root.caveat = CAVEAT
         if self.publish_to is None:
             ids.publish.disabled = True
         self._fill()
+        self._fill_item()
         self._frames_logged: dict[str, tuple] = {}
         Clock.schedule_interval(lambda dt: wb.poll(), 0.25)
         ids.view.bind(ready=self._on_ready)
@@ -156,6 +161,8 @@ class WorkbenchApp(App):
         elif isinstance(event, StatusChanged):
             self.root.status, self.root.status_level = event.text, event.level
             (log.warning if event.level != "info" else log.info)("%s", event.text)
+        elif isinstance(event, ItemSelected):
+            self._fill_item()
         elif isinstance(event, EntryMapChanged):
             self.view.show_entries(event.scores)
             self.root.ids.entry_map.state = "down" if self.workbench.entry_wanted else "normal"
@@ -170,6 +177,9 @@ class WorkbenchApp(App):
             self.root.ids.redo.disabled = event.redo_label is None
         if isinstance(event, PlanEdited):
             self._fill()
+            self._fill_item()
+            if self.structures.open:
+                self.structures.fill()
 
     def _fill(self) -> None:
         wb, root = self.workbench, self.root
@@ -194,6 +204,39 @@ class WorkbenchApp(App):
         root.ids.profile.redraw()
         for name in SLICES:
             root.ids[name].draw_overlay()
+
+    def _fill_item(self) -> None:
+        wb, root = self.workbench, self.root
+        kind = wb.item[0] if wb.item else None
+        root.item_kind = {"trajectory": "PATH", "landmark": "LANDMARK"}.get(kind, "")
+        field = root.ids.item_name
+        if not field.focus:
+            field.text = wb.item_name()
+        t = wb.plan.trajectory(wb.selected) if kind == "trajectory" and wb.selected else None
+        root.diameter = f"{t.diameter:g} mm" if t is not None else ""
+
+    def save_view(self) -> None:
+        name = self.workbench.save_view(self.view.camera) if self.view.camera else None
+        if name:
+            self.workbench.status(f"{name} saved with the plan (the kiosk lists it under VIEWS)")
+
+    def _on_key(self, _window, key, _scancode, _text, modifiers) -> bool:
+        """Ctrl+Z undo, Ctrl+Y or Ctrl+Shift+Z redo, Delete, Escape cancels (never quits)."""
+        wb = self.workbench
+        if wb is None or self.root.ids.item_name.focus:
+            return False
+        ctrl = "ctrl" in modifiers
+        if ctrl and key == ord("z"):
+            wb.redo() if "shift" in modifiers else wb.undo()
+        elif ctrl and key == ord("y"):
+            wb.redo()
+        elif key == 127:  # Delete
+            wb.delete_selected()
+        elif key == 27:  # Escape
+            wb.cancel()
+        else:
+            return False
+        return True
 
     def depth_moved(self, value: float) -> None:
         wb = self.workbench

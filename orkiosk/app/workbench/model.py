@@ -36,8 +36,13 @@ from orkiosk.plan.package import Package
 SLICE_PLANES = ("axial", "coronal", "sagittal", "along", "perp")
 _AXIS = {"axial": 2, "coronal": 1, "sagittal": 0}  # the LPS axis each slice's offset runs along
 GRAB_MM = 6.0  # on the screen: how near a path end a press must land to grab it
+ON_SLICE_MM = 3.0  # a point this close to a slice's plane is on it (drawn filled, grabbable)
+ENDS = ("target", "entry")
+DIAMETER_STEP_MM = 0.5
+PATH_COLORS = (None, (0.15, 0.75, 1.0), (1.0, 0.8, 0.05), (0.75, 0.35, 1.0), (0.25, 1.0, 0.45))
 HINTS = {
     "view": "",
+    "place-landmark": "ADD LANDMARK: tap the point on a slice, or on a structure in 3D",
     "place-target": "NEW PATH: tap the TARGET on a slice, or on a structure in 3D",
     "place-entry": "NEW PATH: tap the ENTRY on the skin in 3D, or on a slice",
 }
@@ -55,6 +60,13 @@ class ReadoutChanged:
 
 
 @dataclass(frozen=True)
+class ItemSelected:
+    """The item the name field and DELETE act on: ("trajectory" | "landmark", id) or None."""
+
+    item: tuple[str, str] | None
+
+
+@dataclass(frozen=True)
 class EntryMapChanged:
     """The "where to enter" map: scores for every skin vertex (None: not shown)."""
 
@@ -67,7 +79,7 @@ class StatusChanged:
     level: str = "info"  # "info", "warn" or "error"
 
 
-WorkbenchEvent = ToolChanged | ReadoutChanged | StatusChanged | EntryMapChanged
+WorkbenchEvent = ToolChanged | ReadoutChanged | StatusChanged | EntryMapChanged | ItemSelected
 
 
 class Workbench:
@@ -84,6 +96,7 @@ class Workbench:
         self.tool = "view"
         self.readout: PathReadout | None = None
         self._metrics_cache: dict = {}  # Trajectory -> TrajectoryMetrics
+        self.item: tuple[str, str] | None = None  # what the name field and DELETE act on
         # where to enter: the map is built on a worker (seconds), then scored per target
         self.entry_wanted = False
         self.entry_scores: EntryScores | None = None
@@ -103,6 +116,8 @@ class Workbench:
             sl.set_layout("slice")
             sl.set_plane(plane)
         self.state.on_tap = self._tap
+        if self.state.selected is not None:
+            self.item = ("trajectory", self.state.selected)
         self.session.subscribe(self._on_session)
         self._update_readout()
         self._follow_target()
@@ -122,6 +137,9 @@ class Workbench:
         if isinstance(event, PlanEdited):
             self.readout = self._compute_readout(event.plan)
             self.state.edit_plan(event.plan, self._metrics(event.plan))
+            if self.item is not None and self.item_name() == "":  # deleted, or undone
+                sel = self.state.selected
+                self._set_item(("trajectory", sel) if sel is not None else None)
             self._send(ReadoutChanged(self.readout))
             if self._grab is None or self._grab[1] != "target":
                 self.refresh_entry_map()  # a target drag refreshes it when it ends
@@ -176,8 +194,24 @@ class Workbench:
 
     def select(self, tid: str | None) -> None:
         self.state.select_trajectory(tid)
+        self._set_item(("trajectory", tid) if tid is not None else None)
         self._update_readout()
         self._follow_target()
+
+    def select_landmark(self, lid: str) -> None:
+        self._set_item(("landmark", lid))
+
+    def _set_item(self, item) -> None:
+        if item != self.item:
+            self.item = item
+            self._send(ItemSelected(item))
+
+    def item_name(self) -> str:
+        if self.item is None:
+            return ""
+        kind, iid = self.item
+        items = self.plan.trajectories if kind == "trajectory" else self.plan.landmarks
+        return next((x.name for x in items if x.id == iid), "")
 
     def _compute_readout(self, plan) -> PathReadout | None:
         tid = self.state.selected
@@ -237,6 +271,16 @@ class Workbench:
         except ops.EditError as exc:
             self.status(str(exc), "error")
             return self.tool != "view"
+        if self.tool == "place-landmark":
+            names = {m.name for m in self.plan.landmarks}
+            name = next(
+                f"Landmark {k}" for k in range(1, len(names) + 2) if f"Landmark {k}" not in names
+            )
+            bounds = self.session.bounds
+            if self._edit(f"add {name}", lambda plan: ops.add_landmark(plan, name, p, bounds)[0]):
+                self.set_tool("view")
+                self.select_landmark(self.plan.landmarks[-1].id)
+            return True
         if self.tool == "place-target":
             self._pending_target = p
             self.set_tool("place-entry")  # shows where to enter for this target
@@ -273,6 +317,12 @@ class Workbench:
                     lambda plan: ops.move_end(plan, tid, "entry", pick.point, bounds),
                 )
                 return True
+            if pick is not None and pick.kind == "trajectory":
+                self.select(pick.id)
+                return True
+            if pick is not None and pick.kind == "landmark":
+                self.select_landmark(pick.id)
+                return True
             return False
         if pick is None or pick.kind != "structure":
             what = "a structure" if self.tool == "place-target" else "the skin (or a slice)"
@@ -293,10 +343,13 @@ class Workbench:
             return False
         return True
 
-    def grab(self, tid: str, end: str) -> None:
-        if tid != self.selected:
-            self.select(tid)
-        self._grab = (tid, end)
+    def grab(self, iid: str, end: str) -> None:
+        """Take hold of a path's "entry" or "target", or of a landmark (end "landmark")."""
+        if end == "landmark":
+            self.select_landmark(iid)
+        elif iid != self.selected or self.item != ("trajectory", iid):
+            self.select(iid)
+        self._grab = (iid, end)
 
     @property
     def grabbed(self) -> tuple[str, str] | None:
@@ -308,6 +361,12 @@ class Workbench:
             return False
         tid, end = self._grab
         bounds = self.session.bounds
+        if end == "landmark":
+            return self._edit(
+                "move landmark",
+                lambda plan: ops.move_landmark(plan, tid, point, bounds),
+                merge=f"drag:{tid}:landmark",
+            )
         return self._edit(
             f"move {end}",
             lambda plan: ops.move_end(plan, tid, end, point, bounds),
@@ -345,9 +404,68 @@ class Workbench:
             self.status("Nothing to redo")
 
     def delete_selected(self) -> None:
+        """Delete the selected path or landmark."""
+        if self.item is not None:
+            kind, iid = self.item
+            self._edit(f"delete {kind}", lambda plan: ops.remove(plan, iid))
+
+    def rename_item(self, name: str) -> None:
+        if self.item is not None and name != self.item_name():
+            iid = self.item[1]
+            self._edit("rename", lambda plan: ops.rename(plan, iid, name))
+
+    def step_diameter(self, steps: int) -> None:
+        """The selected path's instrument diameter, DIAMETER_STEP_MM a step."""
         tid = self.selected
         if tid is not None:
-            self._edit("delete path", lambda plan: ops.remove(plan, tid))
+            d = self.plan.trajectory(tid).diameter + steps * DIAMETER_STEP_MM
+            self._edit("diameter", lambda plan: ops.set_diameter(plan, tid, round(d, 2)))
+
+    def cycle_path_color(self) -> None:
+        tid = self.selected
+        if tid is not None:
+            now = self.plan.trajectory(tid).color
+            i = PATH_COLORS.index(now) if now in PATH_COLORS else 0
+            color = PATH_COLORS[(i + 1) % len(PATH_COLORS)]
+            self._edit("path colour", lambda plan: ops.set_path_color(plan, tid, color))
+
+    def set_structure(self, sid: str, **changes) -> None:
+        """Name (`name=`), colour, opacity, visibility or the critical flag of a structure; the
+        clearance follows the critical set."""
+        name = changes.pop("name", None)
+        before = {s.id for s in self.plan.structures if s.critical}
+        if name is not None:
+            self._edit("rename structure", lambda plan: ops.rename(plan, sid, name))
+        if changes:
+            self._edit("structure", lambda plan: ops.set_structure(plan, sid, **changes))
+        if {s.id for s in self.plan.structures if s.critical} != before:
+            self._critical_changed()
+
+    def _critical_changed(self) -> None:
+        meshes = self.session.base.meshes
+        crit = [s for s in self.plan.structures if s.critical]
+        self.clearance = ClearanceIndex([(s.id, s.name, meshes[s.id]) for s in crit])
+        if self.skin_id is not None:
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orkiosk-entrymap")
+            skin = meshes[self.skin_id]
+            self._entry_map = pool.submit(EntryMap, skin, [meshes[s.id] for s in crit])
+            pool.shutdown(wait=False)
+            self.entry_scores = self._entry_target = None
+        self._metrics_cache = {}
+        self._update_readout()
+        self.state.edit_plan(self.plan, self._metrics(self.plan))
+
+    def save_view(self, camera) -> str | None:
+        """The 3D view's camera as a named view of the plan (the kiosk lists it)."""
+        names = {v.name for v in self.plan.views}
+        name = next(f"View {k}" for k in range(1, len(names) + 2) if f"View {k}" not in names)
+        look = tuple(float(v) for v in camera.forward)
+        up = tuple(float(v) for v in camera.up)
+        center, distance = tuple(float(v) for v in camera.center), float(camera.distance)
+        ok = self._edit(
+            f"save {name}", lambda plan: ops.add_view(plan, name, look, up, center, distance)[0]
+        )
+        return name if ok else None
 
     def frame_both_ends(self) -> None:
         """The 3D view from the side of the selected path, both ends in the picture."""
@@ -367,17 +485,19 @@ class Workbench:
         return None if r is None else r.length - self.slices["perp"].slice.offset
 
     def nearest_end(self, frame, x01: float, y01: float, mm_per_unit: tuple[float, float]):
-        """(trajectory id, end) drawn within GRAB_MM of a point of a slice picture (0..1,
-        top-left), nearest first; None. `mm_per_unit`: screen mm per picture unit (x, y)."""
+        """(id, end) of the path end ("entry", "target") or landmark ("landmark") drawn within
+        GRAB_MM of a point of a slice picture (0..1, top-left), the nearest; None.
+        `mm_per_unit`: screen mm per picture unit (x, y)."""
+        points = [(t.id, end, getattr(t, end)) for t in self.plan.trajectories for end in ENDS]
+        points += [(m.id, "landmark", m.position) for m in self.plan.landmarks]
         best, where = GRAB_MM, None
-        for t in self.plan.trajectories:
-            for end in ("target", "entry"):
-                sx, sy = frame.to_screen(getattr(t, end))
-                if abs(frame.depth(getattr(t, end))) > 3.0:
-                    continue  # not on this slice
-                d = float(np.hypot((sx - x01) * mm_per_unit[0], (sy - y01) * mm_per_unit[1]))
-                if d < best:
-                    best, where = d, (t.id, end)
+        for iid, end, p in points:
+            if abs(frame.depth(p)) > ON_SLICE_MM:
+                continue  # not on this slice
+            sx, sy = frame.to_screen(p)
+            d = float(np.hypot((sx - x01) * mm_per_unit[0], (sy - y01) * mm_per_unit[1]))
+            if d < best:
+                best, where = d, (iid, end)
         return where
 
     # ------------------------------------------------------------ save

@@ -20,11 +20,11 @@ from orkiosk.app.model import events
 from orkiosk.app.views.sliceview import SliceView
 from orkiosk.app.views.view3d import PlanView
 from orkiosk.app.workbench.entrypaint import paint_entries
-from orkiosk.render.markers import ENTRY_COLOR, TARGET_COLOR
+from orkiosk.app.workbench.model import ON_SLICE_MM
+from orkiosk.render.markers import ENTRY_COLOR, LANDMARK_COLOR, TARGET_COLOR
 
-END_COLORS = {"entry": ENTRY_COLOR, "target": TARGET_COLOR}
+END_COLORS = {"entry": ENTRY_COLOR, "target": TARGET_COLOR, "landmark": LANDMARK_COLOR}
 END_MM = 2.6  # drawn radius of a path end on a slice, screen mm
-ON_SLICE_MM = 3.0  # an end this close to the slice's plane is drawn filled
 
 
 class WorkbenchSliceView(SliceView):
@@ -102,22 +102,26 @@ class WorkbenchSliceView(SliceView):
 
     # ------------------------------------------------------------ the ends over the picture
     def draw_overlay(self) -> None:
+        """The selected path's ends and every landmark near this slice: filled on it, a ring."""
         g = self._overlay
         g.clear()
         wb, frame = self.workbench, self.frame
-        if wb is None or frame is None or wb.selected is None:
+        if wb is None or frame is None:
             return
-        t = wb.plan.trajectory(wb.selected)
+        points = [(m.position, "landmark") for m in wb.plan.landmarks]
+        if wb.selected is not None:
+            t = wb.plan.trajectory(wb.selected)
+            points += [(t.entry, "entry"), (t.target, "target")]
         r = END_MM * self._px_per_mm
-        for end in ("entry", "target"):
-            p = getattr(t, end)
+        for p, what in points:
+            depth = abs(float(frame.depth(p)))
             sx, sy = frame.to_screen(p)
-            if not (0 <= sx <= 1 and 0 <= sy <= 1):
+            if not (0 <= sx <= 1 and 0 <= sy <= 1) or (what == "landmark" and depth > 10.0):
                 continue
             x = self.x + sx * self.width
             y = self.y + self._strip + (1 - sy) * self.picture_height
-            g.add(Color(*END_COLORS[end], 1))
-            if abs(float(frame.depth(p))) <= ON_SLICE_MM:
+            g.add(Color(*END_COLORS[what], 1))
+            if depth <= ON_SLICE_MM:
                 g.add(Ellipse(pos=(x - r, y - r), size=(2 * r, 2 * r)))
             g.add(Line(circle=(x, y, r * 1.5), width=max(1.5, 0.4 * self._px_per_mm)))
 
