@@ -549,8 +549,8 @@ def test_a_new_plan_and_its_picture_reach_the_screen_together(k, tmp_path, monke
     then both change in the same frame."""
     import time
 
-    from orkiosk.app.views import view3d
     from orkiosk.app.kiosk.intake import send_path
+    from orkiosk.app.views import view3d
     from orkiosk.plan.package import load_package, write_package
 
     monkeypatch.setattr(view3d, "STEP_MS", 0.01)

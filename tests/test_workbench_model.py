@@ -6,7 +6,6 @@ and test_workbench_touch.py."""
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -34,10 +33,7 @@ def wb(demo):
 
 
 def _wait_entry_map(wb) -> None:
-    deadline = time.monotonic() + 60
-    while not wb._entry_map.done():
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wb.guide.wait(timeout=60)
     wb.poll()
 
 

@@ -16,7 +16,6 @@ selected path. Widgets translate touches and clicks into these calls and draw wh
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,9 +24,10 @@ import numpy as np
 from orkiosk.app.model import KioskState
 from orkiosk.app.model.slicing import SliceModel
 from orkiosk.app.model.values import Pick, TrajectoryView
+from orkiosk.app.workbench.guide import EntryGuide
 from orkiosk.edit import operations as ops
 from orkiosk.edit.clearance import ClearanceIndex
-from orkiosk.edit.entrymap import EntryMap, EntryScores
+from orkiosk.edit.entrymap import EntryScores
 from orkiosk.edit.readout import PathReadout, Skin, as_metrics, path_readout
 from orkiosk.edit.save import Saved, save_version
 from orkiosk.edit.session import EditSession, PlanEdited
@@ -97,18 +97,14 @@ class Workbench:
         self.readout: PathReadout | None = None
         self._metrics_cache: dict = {}  # Trajectory -> TrajectoryMetrics
         self.item: tuple[str, str] | None = None  # what the name field and DELETE act on
-        # where to enter: the map is built on a worker (seconds), then scored per target
-        self.entry_wanted = False
-        self.entry_scores: EntryScores | None = None
-        self._entry_target = None
-        self._entry_map: Future | None = None
-        if skin is not None:
-            critical = [meshes[s.id] for s in plan.structures if s.critical]
-            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orkiosk-entrymap")
-            self._entry_map = pool.submit(EntryMap, meshes[skin.id], critical)
-            pool.shutdown(wait=False)
+        self.entry_wanted = False  # WHERE TO ENTER: the map for the selected path's target
+        self.guide = EntryGuide()
+        self.guide.build(
+            meshes[skin.id] if skin is not None else None,
+            [meshes[s.id] for s in plan.structures if s.critical],
+        )
         self._pending_target: tuple[float, float, float] | None = None
-        self._grab: tuple[str, str] | None = None  # (trajectory id, end) while dragging
+        self._grab: tuple[str, str] | None = None  # (id, end) while dragging
         self._listeners: list[Callable[[WorkbenchEvent], None]] = []
         self.slices = {p: SliceModel(self.state) for p in SLICE_PLANES}
         self.state.offer(package, metrics=self._metrics(plan))
@@ -157,30 +153,24 @@ class Workbench:
         self.entry_wanted = not self.entry_wanted
         self.refresh_entry_map()
 
+    @property
+    def entry_scores(self) -> EntryScores | None:
+        return self.guide.scores
+
     def refresh_entry_map(self) -> None:
         """Score the skin for the current target (about 0.1 s), or hide the map."""
         target = self._entry_for()
-        if target is None or self._entry_map is None:
-            if self.entry_scores is not None:
-                self.entry_scores, self._entry_target = None, None
-                self._send(EntryMapChanged(None))
-            return
-        if not self._entry_map.done():
+        if target is not None and self.guide.available and not self.guide.ready:
             self.status("Where to enter: preparing the skin map ...")
-            return
-        if target == self._entry_target and self.entry_scores is not None:
-            return
         t = self.readout.trajectory if self.readout is not None else None
         diameter = t.diameter if t is not None and self.tool != "place-entry" else 2.0
         margin = diameter / 2 + self.plan.safety_placement_error
-        self.entry_scores = self._entry_map.result().compute(target, margin_mm=margin)
-        self._entry_target = target
-        self._send(EntryMapChanged(self.entry_scores))
+        if self.guide.score(target, margin):
+            self._send(EntryMapChanged(self.guide.scores))
 
     def poll(self) -> None:
         """From the UI clock: show the entry map once its worker has built it."""
-        ready = self._entry_map is not None and self._entry_map.done()
-        if ready and self.entry_scores is None and self._entry_for() is not None:
+        if self.guide.ready and self.guide.scores is None and self._entry_for() is not None:
             self.refresh_entry_map()
 
     # ------------------------------------------------------------ what is selected
@@ -445,12 +435,12 @@ class Workbench:
         meshes = self.session.base.meshes
         crit = [s for s in self.plan.structures if s.critical]
         self.clearance = ClearanceIndex([(s.id, s.name, meshes[s.id]) for s in crit])
-        if self.skin_id is not None:
-            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orkiosk-entrymap")
-            skin = meshes[self.skin_id]
-            self._entry_map = pool.submit(EntryMap, skin, [meshes[s.id] for s in crit])
-            pool.shutdown(wait=False)
-            self.entry_scores = self._entry_target = None
+        had = self.guide.scores is not None
+        self.guide.build(
+            meshes[self.skin_id] if self.skin_id else None, [meshes[s.id] for s in crit]
+        )
+        if had:
+            self._send(EntryMapChanged(None))
         self._metrics_cache = {}
         self._update_readout()
         self.state.edit_plan(self.plan, self._metrics(self.plan))
