@@ -57,6 +57,41 @@ say "phantom -> build -> verify"
 "$ork" verify pkg
 [ -s pkg.png ] || { say "the build wrote no contact sheet (pkg.png)"; exit 1; }
 
+say "edit the demo plan: a signed v2 with the target moved, verified, named by diff"
+"$ork" keygen keys --name planner >/dev/null
+"$ork" edit -o demo-v2 --move-target biopsy:41,-18,38 --sign keys/planner.key >/dev/null
+"$ork" verify demo-v2 --trust keys --require-signature
+demo=$("$py" -c 'from orkiosk.plan.demo import bundled_demo_path; print(bundled_demo_path())')
+"$ork" diff "$demo" demo-v2 | grep -q "Trajectory Biopsy: target moved 3.0 mm"
+
+say "the workbench opens on the demo plan"
+SDL_VIDEODRIVER=offscreen HOME="$PWD" timeout 120 "$py" - "$ork" <<'PY'
+import subprocess
+import sys
+import time
+
+wb = subprocess.Popen(
+    [sys.argv[1], "plan", "--size", "1280x800"],
+    stdout=subprocess.PIPE,
+    stderr=subprocess.STDOUT,
+    text=True,
+)
+seen = []
+deadline = time.monotonic() + 90
+try:
+    for line in wb.stdout:
+        seen.append(line)
+        if "workbench ready" in line or time.monotonic() > deadline:
+            break
+finally:
+    wb.terminate()
+    wb.wait(timeout=20)
+if not any("workbench ready" in line for line in seen):
+    print("".join(seen[-40:]))
+    sys.exit("smoke: the installed workbench did not open")
+print("smoke: the installed workbench opened")
+PY
+
 say "the kiosk starts on the demo plan (READY=1 on a notify socket)"
 SDL_VIDEODRIVER=offscreen "$py" - "$ork" <<'PY'
 import os
