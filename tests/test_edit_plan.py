@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from orkiosk.app.model.plans import judge
 from orkiosk.cli import main
 from orkiosk.edit import operations as ops
 from orkiosk.edit.save import save_version
@@ -301,5 +302,7 @@ def test_no_sequence_of_edits_saves_a_package_the_kiosk_refuses(demo, tmp_path, 
         return
     loaded = load_package(out)
     assert loaded.plan.plan_version == demo.plan.plan_version + 1
+    # the kiosk showing the base shows it at once (same patient and case, a newer version)
+    assert judge(demo, loaded).outcome == "shown"
     assert loaded.manifest_sha256 == saved.package.manifest_sha256
     assert all(math.isfinite(c) for t in loaded.plan.trajectories for c in t.entry + t.target)

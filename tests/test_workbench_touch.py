@@ -45,6 +45,9 @@ def test_fingers_make_drag_pivot_undo_and_save_a_path(tmp_path):
     assert r["entry_moved"]
     assert r["length_after_pivot"] == pytest.approx(r["length_before_pivot"], abs=0.05)
     assert r["entry_after_undo"] == pytest.approx(r["entry_before_pivot"])
+    # dragged over the skin in 3D, the entry stays on it
+    assert r["entry_moved_in_3d"] > 3.0 and r["entry_to_skin_mm"] < 1.5
+    assert r["depth_after_tap"] == pytest.approx(r["closest_depth"], abs=1e-6)
     assert "Trajectory Path 1 added" in r["dialog"]
     saved = load_package(r["saved"])
     assert saved.plan.plan_version == 2 and "plan v2" in r["banner"]

@@ -45,6 +45,11 @@ def main(out: Path) -> None:
         sx, sy = view.frame.to_screen(lps)
         return view.x + sx * view.width, view.y + view._strip + (1 - sy) * view.picture_height
 
+    def prof_pad() -> float:
+        from kivy.metrics import mm
+
+        return mm(3)
+
     def step(name: str) -> None:
         d.pump(0.4)
         d.screenshot(out / f"{name}.png")
@@ -95,13 +100,35 @@ def main(out: Path) -> None:
     result["entry_after_undo"] = wb.plan.trajectory(wb.selected).entry
     result["entry_before_pivot"] = t.entry
 
+    # the entry dragged over the skin in 3D: it stays on the surface
+    import numpy as np
+
+    cam = v.camera
+    w, h = v._pixel_size()
+    ex, ey, _ = cam.project(np.array(wb.plan.trajectory(wb.selected).entry), w, h)
+    start = (v.x + ex, v.top - ey)
+    d.drag(start, (start[0] - 25, start[1] + 20), steps=8)
+    e = np.array(wb.plan.trajectory(wb.selected).entry)
+    result["entry_to_skin_mm"] = float(np.min(np.linalg.norm(wb.skin.positions - e, axis=1)))
+    result["entry_moved_in_3d"] = float(np.linalg.norm(e - np.array(result["entry_after_undo"])))
+    step("4-entry-on-skin")
+
+    # a tap on the clearance profile's minimum moves the across view there
+    prof = ids.profile
+    r = wb.readout
+    x0, w0 = prof.x + prof_pad(), prof.width - 2 * prof_pad()
+    d.tap(x0 + r.closest.depth / r.length * w0 + 3, prof.center_y)
+    d.pump(0.3)
+    result["depth_after_tap"] = wb.depth
+    result["closest_depth"] = r.closest.depth
+
     d.tap(*centre(ids.save))
     d.pump(0.5)
     result["dialog"] = app.save_dialog.lines
-    step("4-save-dialog")
+    step("5-save-dialog")
     d.tap(*centre(app.save_dialog.ids.confirm))
     d.pump(0.5)
-    step("5-saved")
+    step("6-saved")
     result["saved"] = str(app.last_saved) if app.last_saved else None
     result["banner"] = app.root.banner
     app.stop()

@@ -158,6 +158,7 @@ class WorkbenchApp(App):
     def _on_workbench(self, event) -> None:
         if isinstance(event, ToolChanged):
             self.root.hint = event.hint
+            self.root.status = ""  # what the last tool said is over
         elif isinstance(event, StatusChanged):
             self.root.status, self.root.status_level = event.text, event.level
             (log.warning if event.level != "info" else log.info)("%s", event.text)
