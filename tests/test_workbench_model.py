@@ -137,8 +137,15 @@ def test_save_writes_the_next_version_and_refuses_the_wrong_side(wb, tmp_path):
     wb.grab("biopsy", "target")
     wb.drag_to((40.0, -18.0, 38.0))
     wb.release()
-    saved = wb.save(tmp_path, None)
-    assert saved is not None and saved.path == tmp_path / "PHANTOM-DEMO-v2"
+    (tmp_path / "a-file").write_text("")
+    assert wb.save(tmp_path / "a-file" / "plans", None) is None  # a folder that cannot be
+    assert wb.events[-1].level == "error" and "Not saved: " in wb.events[-1].text
+    assert wb.save(tmp_path / "plans", tmp_path / "no-such.key") is None  # an unusable key
+    assert "Not saved: " in wb.events[-1].text and not (tmp_path / "plans").exists()
+    wb.grab("biopsy", "target")
+    wb.release()
+    saved = wb.save(tmp_path / "plans", None)
+    assert saved is not None and saved.path == tmp_path / "plans" / "PHANTOM-DEMO-v2"
     assert not wb.session.dirty and wb.session.base.plan.plan_version == 2
     assert wb.state.package.plan.plan_version == 2
 
@@ -188,3 +195,17 @@ def test_the_critical_set_drives_the_clearance(wb):
     s = wb.plan.structure("lesion")
     assert (s.name, s.opacity, s.critical) == ("Tumour", 0.5, True)
     assert wb.readout.closest.structure_id == "lesion"  # the target lies in it
+
+
+def test_orkiosk_plan_refuses_bad_options_and_the_or_kiosk(tmp_path, monkeypatch, capsys):
+    from orkiosk.app import settings
+    from orkiosk.cli import main
+
+    monkeypatch.setattr(settings, "DEFAULT_FILE", tmp_path / "kiosk.toml")
+    assert main(["plan", "--hub", "tcp://127.0.0.1:7400"]) == 2
+    assert "--hub, --hub-key, --room and --identity together" in capsys.readouterr().err
+    assert main(["plan", "--identity", str(tmp_path / "nobody")]) == 2
+    assert "does not exist (make one with orkiosk keygen)" in capsys.readouterr().err
+    (tmp_path / "kiosk.toml").write_text("")
+    assert main(["plan"]) == 2
+    assert "this machine is an OR kiosk" in capsys.readouterr().err

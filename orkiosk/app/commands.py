@@ -86,12 +86,18 @@ def register_workbench(sub) -> None:
 
 
 def run_workbench(args) -> int:
+    from orkiosk.app import settings as kiosk_settings
     from orkiosk.app.settings import KioskSettings, SettingsError
     from orkiosk.plan.demo import demo_package_path
     from orkiosk.plan.package import load_package
     from orkiosk.plan.signing import load_trust_dir
     from orkiosk.sync.keys import identity_paths
 
+    if kiosk_settings.DEFAULT_FILE.exists():  # the OR kiosk stays read-only
+        raise SettingsError(
+            f"this machine is an OR kiosk ({kiosk_settings.DEFAULT_FILE} exists): plans are made "
+            "on the planning station, never on the kiosk"
+        )
     hub_args = (args.hub, args.hub_key, args.room)
     if any(hub_args) and not (all(hub_args) and args.identity):
         raise SettingsError("publishing needs --hub, --hub-key, --room and --identity together")

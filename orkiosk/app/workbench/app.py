@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 
 from kivy.app import App
+from kivy.base import ExceptionHandler, ExceptionManager
 from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.factory import Factory
@@ -58,6 +59,27 @@ class PublishTo:
     wait_s: float = 20.0
 
 
+class _KeepEdits(ExceptionHandler):
+    """A bug in a callback must not close the window and lose the planner's unsaved edits: it
+    is logged with its traceback, said on the status line, and the workbench goes on."""
+
+    def __init__(self, app: WorkbenchApp):
+        super().__init__()
+        self.app = app
+
+    def handle_exception(self, exc):
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            return ExceptionManager.RAISE
+        log.exception("internal error in the workbench (the session goes on)")
+        wb = self.app.workbench
+        if wb is not None:
+            wb.status(
+                f"Internal problem ({type(exc).__name__}), logged; your edits are kept: SAVE them",
+                "error",
+            )
+        return ExceptionManager.PASS
+
+
 class WorkbenchApp(App):
     title = "orkiosk plan"
 
@@ -83,6 +105,7 @@ class WorkbenchApp(App):
 
     # ------------------------------------------------------------------ build
     def build(self):
+        ExceptionManager.add_handler(_KeepEdits(self))
         kv = resources.files("orkiosk.app.workbench") / "layout.kv"
         Builder.load_string(kv.read_text("utf-8"), filename="workbench-layout.kv")
         root = Factory.WorkbenchRoot()

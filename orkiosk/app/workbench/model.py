@@ -31,6 +31,7 @@ from orkiosk.edit.entrymap import EntryScores
 from orkiosk.edit.readout import PathReadout, Skin, as_metrics, path_readout
 from orkiosk.edit.save import Saved, save_version
 from orkiosk.edit.session import EditSession, PlanEdited
+from orkiosk.errors import OrkioskError
 from orkiosk.plan.package import Package
 
 SLICE_PLANES = ("axial", "coronal", "sagittal", "along", "perp")
@@ -497,8 +498,12 @@ class Workbench:
         out = Path(folder) / f"{base.case_id}-v{base.plan_version + 1}"
         try:
             saved = save_version(self.session.base, self.plan, out, key_file=key_file)
-        except ops.EditError as exc:
+        except OrkioskError as exc:  # a refused edit, an unusable key
             self.status(f"Not saved: {exc}", "error")
+            return None
+        except OSError as exc:  # the folder: not writable, full
+            where = exc.filename or folder
+            self.status(f"Not saved: {where}: {exc.strerror or exc}", "error")
             return None
         self.session.saved(saved.package)
         self.status(f"Saved v{saved.package.plan.plan_version} as {saved.path} (verified)")
