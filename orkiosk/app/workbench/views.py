@@ -132,6 +132,7 @@ class WorkbenchPlanView(PlanView):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._scores = None
+        self._colors = None
         self._entry_tex = None
         with self.canvas:  # over the picture, under the names
             Color(1, 1, 1, 1)
@@ -142,6 +143,7 @@ class WorkbenchPlanView(PlanView):
     def show_entries(self, scores) -> None:
         """The entry map's scores to paint over the skin (None: hide the map)."""
         self._scores = scores
+        self._colors = scores.colors() if scores is not None else None
         self._paint_entries()
 
     def _on_state(self, event) -> None:
@@ -156,7 +158,7 @@ class WorkbenchPlanView(PlanView):
             return
         w, h = self._pixel_size()
         img = paint_entries(
-            scores.colors(),
+            self._colors,
             scores.usable,
             wb.skin.positions,
             wb.skin.normals,
@@ -165,8 +167,10 @@ class WorkbenchPlanView(PlanView):
             h,
             dot_px=int(np.clip(1.3 * wb.skin.spacing / self.camera.mm_per_pixel(h), 2, 16)),
         )
-        if self._entry_tex is None or tuple(self._entry_tex.size) != (w, h):
-            self._entry_tex = Texture.create(size=(w, h), colorfmt="rgba")
+        size = (img.shape[1], img.shape[0])
+        if self._entry_tex is None or tuple(self._entry_tex.size) != size:
+            self._entry_tex = Texture.create(size=size, colorfmt="rgba")
+            self._entry_tex.mag_filter = "linear"
         self._entry_tex.blit_buffer(img.tobytes(), colorfmt="rgba", bufferfmt="ubyte")
         self._entry_rect.texture = self._entry_tex
         self._entry_rect.pos, self._entry_rect.size = self.pos, self.size
