@@ -134,7 +134,7 @@ def test_mouse_new_path_drag_save_publish(tmp_path, screen):
     net.start_hub()
     v1 = shutil.copytree(bundled_demo_path(), tmp_path / "demo-v1")
     sign_package(v1, net.keys / "alice.key")
-    kiosk = WindowKiosk(net, "kw")
+    kiosk = WindowKiosk(net, "kw", size=(1920, 1080))
     assert net.push(v1).returncode == 0
     kiosk.until(lambda s: s["plan_version"] == 1, "showing the demo v1")
 
