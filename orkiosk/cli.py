@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "orkiosk.bench.command",
     "orkiosk.render.commands",
     "orkiosk.planning.commands",
+    "orkiosk.node.commands",
     "orkiosk.app.commands",
     "orkiosk.sync.commands",
     "orkiosk.store.commands",

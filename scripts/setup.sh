@@ -35,6 +35,8 @@ if [ "$mode" = test ]; then
   # server and real mouse events
   command -v Xvfb >/dev/null || missing+=(xvfb)
   command -v xdotool >/dev/null || missing+=(xdotool)
+  # a real DICOM archive for the node's tests (tests/orthanc.py): Orthanc, run as a plain process
+  [ -x /usr/sbin/Orthanc ] || missing+=(orthanc)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing system packages: ${missing[*]}"

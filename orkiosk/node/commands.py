@@ -1,0 +1,111 @@
+"""`orkiosk node`: the planning station's DICOM node (a Storage SCP), and `orkiosk node status`.
+pynetdicom is imported only when the node runs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+from pathlib import Path
+
+from orkiosk.errors import OrkioskError
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "node",
+        help="receive studies from the archive (a DICOM Storage SCP); 'node status' lists them",
+        description="A DICOM Storage SCP on the planning station: it accepts associations only "
+        "from the --allow senders (AE title and address both checked) that call its --aet, and "
+        "writes every instance durably into --inbox by study and series before answering. A "
+        "series is complete once nothing arrived for --quiet-s seconds. "
+        "'orkiosk node status --inbox DIR' prints the studies and series as JSON (no names).",
+    )
+    p.add_argument("action", nargs="?", choices=("serve", "status"), default="serve")
+    p.add_argument("--inbox", type=Path, required=True, metavar="DIR")
+    p.add_argument("--aet", default="ORKIOSK", help="this node's AE title (default ORKIOSK)")
+    p.add_argument("--port", type=int, default=11112, help="port (default 11112; 0: any free)")
+    p.add_argument("--bind", default="0.0.0.0", metavar="ADDR", help="address to listen on")
+    p.add_argument(
+        "--allow",
+        default="",
+        metavar="AET@HOST[,AET@HOST...]",
+        help="the senders accepted (nobody by default)",
+    )
+    p.add_argument(
+        "--quiet-s",
+        type=float,
+        default=None,
+        metavar="S",
+        help="a series is complete after this many seconds without a new instance (default 20)",
+    )
+    p.add_argument("--tls-cert", type=Path, metavar="PEM", help="DICOM TLS: this node's cert")
+    p.add_argument("--tls-key", type=Path, metavar="PEM", help="DICOM TLS: its private key")
+    p.add_argument("--tls-ca", type=Path, metavar="PEM", help="DICOM TLS: CA of the senders")
+    p.set_defaults(func=run_node)
+
+
+def run_node(args) -> int:
+    from orkiosk.node.inbox import DEFAULT_QUIET_S, Inbox
+
+    quiet = DEFAULT_QUIET_S if args.quiet_s is None else args.quiet_s
+    if quiet < 0:
+        raise OrkioskError("--quiet-s must not be negative")
+    inbox = Inbox(args.inbox)
+    if args.action == "status":
+        print(json.dumps({"inbox": str(args.inbox), "series": inbox.series(quiet)}, indent=2))
+        return 0
+    return _serve(args, inbox, quiet)
+
+
+def _serve(args, inbox, quiet: float) -> int:
+    from orkiosk.node.allow import AET_RE, parse_allow
+    from orkiosk.node.scp import Node, Tls
+
+    if not AET_RE.fullmatch(args.aet):
+        raise OrkioskError(f"--aet {args.aet!r}: not a DICOM AE title (1-16 characters)")
+    if not args.allow:
+        raise OrkioskError("--allow is required: nobody may send to the node by default")
+    tls_parts = (args.tls_cert, args.tls_key, args.tls_ca)
+    if any(tls_parts) and not all(tls_parts):
+        raise OrkioskError("DICOM TLS needs --tls-cert, --tls-key and --tls-ca together")
+    senders = parse_allow(args.allow)
+    inbox.check_writable()
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("pynetdicom").setLevel(logging.WARNING)
+    node = Node(args.aet, inbox, senders)
+    tls = Tls(*tls_parts) if all(tls_parts) else None
+    port = node.start(args.bind, args.port, tls)
+    who = ", ".join(f"{s.aet}@{s.host}" for s in senders)
+    print(
+        f"node {args.aet} listening on {args.bind}:{port}{' (TLS)' if tls else ''}, "
+        f"inbox {args.inbox}, accepting {who}",
+        flush=True,
+    )
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    complete: dict[str, int] = {}
+    try:
+        while not done.wait(1.0):
+            for s in inbox.series(quiet):
+                key = f"{s['study']}/{s['series']}"
+                if s["state"] == "complete" and complete.get(key) != s["instances"]:
+                    complete[key] = s["instances"]
+                    print(
+                        f"series {s['series']} complete: {s['instances']} instances "
+                        f"({s['modality']} {s['description']})".rstrip(),
+                        flush=True,
+                    )
+    except KeyboardInterrupt:
+        pass
+    finally:
+        node.stop()
+        print(
+            f"node stopped: {node.stored} stored, {node.duplicates} duplicates, "
+            f"{node.refused} associations refused",
+            flush=True,
+        )
+    return 0

@@ -1,0 +1,213 @@
+"""`orkiosk node` against a real archive: Orthanc on 127.0.0.1 pushes a real chest CT
+(pyradiomics' lung1, written as DICOM) to the node, which writes it whole into its inbox and
+declares it complete once; a resend stores nothing twice; compressed transfer syntaxes arrive
+and build; unknown senders, a wrong called AE title and a wrong host are refused; an inbox that
+cannot take a study answers the sender with a failure and loses nothing already received."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.error
+from pathlib import Path
+
+import pydicom
+import pytest
+import realdata
+from orthanc import AET, Orthanc
+from sync_support import Proc
+
+from orkiosk.planning.phantom.series import write_series
+
+
+def _node(tmp_path: Path, allow: str, name: str = "node", aet: str = "ORKIOSK") -> tuple[Proc, int]:
+    p = Proc(
+        [
+            "node",
+            "--inbox",
+            tmp_path / f"{name}-inbox",
+            "--aet",
+            aet,
+            "--port",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--allow",
+            allow,
+            "--quiet-s",
+            "2",
+        ],
+        name,
+    )
+    port = int(p.wait_line(r"listening on 127\.0\.0\.1:(\d+)").group(1))
+    return p, port
+
+
+@pytest.fixture(scope="module")
+def lung_series(tmp_path_factory) -> list[Path]:
+    arr, affine = realdata.need(realdata.nrrd_volume, "lung1")
+    out = tmp_path_factory.mktemp("lung1")
+    return write_series(arr, affine, out, series_description="Chest CT (lung1)")
+
+
+def _status(inbox: Path) -> list[dict]:
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "orkiosk",
+            "node",
+            "status",
+            "--inbox",
+            str(inbox),
+            "--quiet-s",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)["series"]
+
+
+def test_orthanc_pushes_a_real_ct_whole_once_and_compressed(tmp_path, lung_series):
+    node, port = _node(tmp_path, f"{AET}@127.0.0.1")
+    orthanc = Orthanc(tmp_path / "orthanc", {"node": ("ORKIOSK", "127.0.0.1", port)})
+    try:
+        (series_id,) = orthanc.upload(lung_series)
+        n = len(lung_series)
+        orthanc.store("node", [series_id])
+        inbox = tmp_path / "node-inbox"
+        files = sorted(inbox.glob("*/*/*.dcm"))
+        assert len(files) == n  # whole, before Orthanc's C-STORE was answered
+        assert not list(inbox.rglob("*.part-*"))
+        line = node.wait_line(r"series (\S+) complete: (\d+) instances \(CT Chest CT", timeout=30)
+        assert int(line.group(2)) == n
+        (s,) = _status(inbox)
+        assert (s["state"], s["instances"], s["modality"]) == ("complete", n, "CT")
+        assert "name" not in json.dumps(s).lower()
+        # the same series again: nothing stored twice, not declared complete again
+        orthanc.store("node", [series_id])
+        assert len(sorted(inbox.glob("*/*/*.dcm"))) == n
+        # compressed in the archive (JPEG 2000 lossless, RLE lossless): stored as sent, and built
+        for ts in ("1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.5"):
+            shutil_rmtree(inbox)
+            (compressed_id,) = orthanc.upload(_compressed(lung_series, ts, tmp_path / ts))
+            orthanc.store("node", [compressed_id])
+            (series_dir,) = {p.parent for p in inbox.glob("*/*/*.dcm")}
+            assert pydicom.dcmread(next(series_dir.iterdir())).file_meta.TransferSyntaxUID == ts
+            out = tmp_path / f"pkg-{ts}"
+            build = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "orkiosk",
+                    "build",
+                    str(series_dir),
+                    "-o",
+                    str(out),
+                    "--preset",
+                    "skin",
+                    "--no-report",
+                    "--quiet",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            assert build.returncode == 0, build.stderr[-2000:]
+        node.stop()
+        assert node.wait_line(r"node stopped: \d+ stored, (\d+) duplicates").group(1) == str(n)
+    finally:
+        orthanc.close()
+        node.stop()
+
+
+def _compressed(files: list[Path], ts: str, out: Path) -> list[Path]:
+    """The series again, compressed losslessly in `ts`, as a new series (new UIDs)."""
+    from pydicom.uid import generate_uid
+
+    out.mkdir()
+    series_uid = generate_uid()
+    paths = []
+    for k, f in enumerate(files):
+        ds = pydicom.dcmread(f)
+        ds.SeriesInstanceUID, ds.SOPInstanceUID = series_uid, generate_uid()
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        ds.compress(ts)
+        paths.append(out / f"{k:04d}.dcm")
+        ds.save_as(paths[-1], enforce_file_format=True)
+    return paths
+
+
+def shutil_rmtree(p: Path) -> None:
+    import shutil
+
+    shutil.rmtree(p)
+    p.mkdir()
+
+
+def test_unknown_senders_wrong_called_aet_and_wrong_host_are_refused(tmp_path, lung_series):
+    node, port = _node(tmp_path, f"{AET}@127.0.0.1")
+    far, far_port = _node(tmp_path, f"{AET}@192.0.2.7", name="far")  # Orthanc is not there
+    orthanc = Orthanc(
+        tmp_path / "orthanc",
+        {
+            "wrong-called": ("SOMEONE", "127.0.0.1", port),
+            "far": ("ORKIOSK", "127.0.0.1", far_port),
+        },
+    )
+    try:
+        (series_id,) = orthanc.upload(lung_series[:3])
+        for modality in ("wrong-called", "far"):
+            with pytest.raises(urllib.error.HTTPError):
+                orthanc.store(modality, [series_id])
+        far.wait_line(r"refused an association from ORTHANC at 127\.0\.0\.1")
+        # an AE title the node does not know, from the right host
+        from pynetdicom import AE
+        from pynetdicom.sop_class import CTImageStorage
+
+        ae = AE(ae_title="MALLORY")
+        ae.add_requested_context(CTImageStorage)
+        assoc = ae.associate("127.0.0.1", port, ae_title="ORKIOSK")
+        assert assoc.is_rejected
+        node.wait_line(r"refused an association from MALLORY at 127\.0\.0\.1")
+        for inbox in (tmp_path / "node-inbox", tmp_path / "far-inbox"):
+            assert not list(inbox.rglob("*.dcm"))
+    finally:
+        orthanc.close()
+        node.stop()
+        far.stop()
+
+
+def test_an_inbox_that_cannot_take_a_study_answers_failure_and_keeps_the_rest(
+    tmp_path, lung_series
+):
+    import pydicom
+
+    node, port = _node(tmp_path, f"{AET}@127.0.0.1")
+    orthanc = Orthanc(tmp_path / "orthanc", {"node": ("ORKIOSK", "127.0.0.1", port)})
+    try:
+        (series_id,) = orthanc.upload(lung_series)
+        inbox = tmp_path / "node-inbox"
+        half = len(lung_series) // 2
+        first = orthanc.upload_instances(lung_series[:half])  # the first half of the series
+        orthanc.store("node", first)
+        kept = sorted(inbox.glob("*/*/*.dcm"))
+        assert len(kept) == half
+        # the study's folder becomes a file: every further instance of it cannot be written
+        study = pydicom.dcmread(lung_series[0], stop_before_pixels=True).StudyInstanceUID
+        blocked = tmp_path / "other-inbox-study"
+        (inbox / study).rename(blocked)
+        (inbox / study).write_text("not a folder")
+        with pytest.raises(urllib.error.HTTPError):
+            orthanc.store("node", [series_id])
+        node.wait_line(r"cannot store an instance of series")
+        # what was received before is intact, and nothing half-written was left
+        assert len(sorted(blocked.glob("*/*.dcm"))) == half
+        assert not list(inbox.rglob("*.part-*")) and not list(blocked.rglob("*.part-*"))
+    finally:
+        orthanc.close()
+        node.stop()
