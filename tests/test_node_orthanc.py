@@ -211,3 +211,108 @@ def test_an_inbox_that_cannot_take_a_study_answers_failure_and_keeps_the_rest(
     finally:
         orthanc.close()
         node.stop()
+
+
+def test_pacs_find_and_get_a_series_from_the_archive(tmp_path, lung_series, capsys):
+    from orthanc import free_port
+
+    from orkiosk.cli import main
+
+    orthanc = Orthanc(tmp_path / "orthanc", {"orkiosk": ("ORKIOSK", "127.0.0.1", free_port())})
+    try:
+        orthanc.upload(lung_series)
+        head = pydicom.dcmread(lung_series[0], stop_before_pixels=True)
+        pacs = f"{AET}@127.0.0.1:{orthanc.dicom}"
+        assert main(["pacs", "find", "--pacs", pacs, "--patient", head.PatientID]) == 0
+        (row,) = json.loads(capsys.readouterr().out)["series"]
+        assert row["series"] == head.SeriesInstanceUID and row["modality"] == "CT"
+        assert row["instances"] == len(lung_series)
+        assert str(head.PatientName) not in json.dumps(row)  # never asked for, never shown
+        inbox = tmp_path / "got"
+        assert (
+            main(["pacs", "get", "--pacs", pacs, "--series", row["series"], "--to", str(inbox)])
+            == 0
+        )
+        assert f"retrieved {len(lung_series)} instances" in capsys.readouterr().out
+        got = sorted(inbox.glob("*/*/*.dcm"))
+        assert len(got) == len(lung_series)
+        a = pydicom.dcmread(got[0])
+        b = pydicom.dcmread(
+            next(
+                f
+                for f in lung_series
+                if pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID == a.SOPInstanceUID
+            )
+        )
+        assert (a.pixel_array == b.pixel_array).all()
+        # an AE title the archive does not know is refused, in one line
+        assert main(["pacs", "find", "--pacs", pacs, "--aet", "MALLORY"]) == 2
+        assert "is this node's AE title 'MALLORY'" in capsys.readouterr().err
+    finally:
+        orthanc.close()
+
+
+def test_a_push_aborted_half_way_is_incomplete_until_sent_again(tmp_path, lung_series):
+    from orthanc import free_port
+
+    port = free_port()
+    orthanc = Orthanc(tmp_path / "orthanc", {"node": ("ORKIOSK", "127.0.0.1", port)})
+    node = Proc(
+        [
+            "node",
+            "--inbox",
+            tmp_path / "inbox",
+            "--port",
+            port,
+            "--bind",
+            "127.0.0.1",
+            "--allow",
+            f"{AET}@127.0.0.1",
+            "--quiet-s",
+            "2",
+            "--pacs",
+            f"{AET}@127.0.0.1:{orthanc.dicom}",
+        ],
+        "node",
+    )
+    try:
+        node.wait_line(r"listening on")
+        ids = orthanc.upload_instances(lung_series)
+        half = len(ids) // 2
+        orthanc.store("node", ids[:half])
+        import time
+
+        time.sleep(3.5)  # quiet for longer than --quiet-s: still not complete
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "orkiosk",
+                "node",
+                "status",
+                "--inbox",
+                str(tmp_path / "inbox"),
+                "--quiet-s",
+                "2",
+                "--pacs",
+                f"{AET}@127.0.0.1:{orthanc.dicom}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        (s,) = json.loads(r.stdout)["series"]
+        assert (s["state"], s["instances"], s["archive_instances"]) == (
+            "incomplete",
+            half,
+            len(ids),
+        )
+        assert not [line for line in node.lines if " complete: " in line]
+        orthanc.store("node", ids)  # sent again, whole
+        done = node.wait_line(r"series \S+ complete: (\d+) instances", timeout=40)
+        assert int(done.group(1)) == len(ids)
+        time.sleep(2.5)
+        assert len([line for line in node.lines if " complete: " in line]) == 1  # once
+    finally:
+        orthanc.close()
+        node.stop()

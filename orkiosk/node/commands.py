@@ -7,9 +7,12 @@ import json
 import logging
 import signal
 import threading
+import time
 from pathlib import Path
 
 from orkiosk.errors import OrkioskError
+
+ARCHIVE_TTL_S = 10.0  # how long the archive's instance counts of a study are trusted
 
 
 def register(sub) -> None:
@@ -40,10 +43,33 @@ def register(sub) -> None:
         metavar="S",
         help="a series is complete after this many seconds without a new instance (default 20)",
     )
+    p.add_argument(
+        "--pacs",
+        metavar="AET@HOST:PORT",
+        help="the archive: a series is complete only when it holds as many instances as this says",
+    )
     p.add_argument("--tls-cert", type=Path, metavar="PEM", help="DICOM TLS: this node's cert")
     p.add_argument("--tls-key", type=Path, metavar="PEM", help="DICOM TLS: its private key")
     p.add_argument("--tls-ca", type=Path, metavar="PEM", help="DICOM TLS: CA of the senders")
     p.set_defaults(func=run_node)
+
+    p = sub.add_parser(
+        "pacs",
+        help="query the archive (C-FIND) and retrieve a series from it (C-GET)",
+        description="'pacs find' lists the archive's series (JSON, no names) for a patient ID, "
+        "an accession number, a study or a modality; 'pacs get' retrieves one series with "
+        "C-GET into an inbox folder (by study and series, written durably), with progress.",
+    )
+    p.add_argument("action", choices=("find", "get"))
+    p.add_argument("--pacs", required=True, metavar="AET@HOST:PORT", help="the archive")
+    p.add_argument("--aet", default="ORKIOSK", help="this node's AE title (default ORKIOSK)")
+    p.add_argument("--patient", default="", metavar="ID", help="find: the patient ID")
+    p.add_argument("--accession", default="", metavar="N", help="find: the accession number")
+    p.add_argument("--modality", default="", help="find: CT, MR, ...")
+    p.add_argument("--study", default="", metavar="UID", help="the study (get: found if absent)")
+    p.add_argument("--series", metavar="UID", help="get: the series to retrieve")
+    p.add_argument("--to", type=Path, metavar="DIR", help="get: the inbox folder")
+    p.set_defaults(func=run_pacs)
 
 
 def run_node(args) -> int:
@@ -53,13 +79,37 @@ def run_node(args) -> int:
     if quiet < 0:
         raise OrkioskError("--quiet-s must not be negative")
     inbox = Inbox(args.inbox)
+    expected = _archive_counts(args) if args.pacs else None
     if args.action == "status":
-        print(json.dumps({"inbox": str(args.inbox), "series": inbox.series(quiet)}, indent=2))
+        rows = inbox.series(quiet, expected=expected)
+        print(json.dumps({"inbox": str(args.inbox), "series": rows}, indent=2))
         return 0
-    return _serve(args, inbox, quiet)
+    return _serve(args, inbox, quiet, expected)
 
 
-def _serve(args, inbox, quiet: float) -> int:
+def _archive_counts(args):
+    """expected(study, series): the archive's instance count (C-FIND), None if unknown."""
+    from orkiosk.node.pacs import PacsError, Peer, find_series
+
+    peer = Peer.parse(args.pacs)
+    asked: dict[str, tuple[float, dict]] = {}  # study -> (when, {series: count})
+
+    def expected(study: str, series: str) -> int | None:
+        when, counts = asked.get(study, (0.0, {}))
+        if time.monotonic() - when > ARCHIVE_TTL_S:
+            try:
+                rows = find_series(peer, args.aet, study_uid=study)
+            except PacsError as exc:
+                logging.getLogger("orkiosk.node").warning("archive count unknown: %s", exc)
+                return None
+            counts = {r["series"]: r["instances"] for r in rows}
+            asked[study] = (time.monotonic(), counts)
+        return counts.get(series)
+
+    return expected
+
+
+def _serve(args, inbox, quiet: float, expected) -> int:
     from orkiosk.node.allow import AET_RE, parse_allow
     from orkiosk.node.scp import Node, Tls
 
@@ -90,7 +140,7 @@ def _serve(args, inbox, quiet: float) -> int:
     complete: dict[str, int] = {}
     try:
         while not done.wait(1.0):
-            for s in inbox.series(quiet):
+            for s in inbox.series(quiet, expected=expected):
                 key = f"{s['study']}/{s['series']}"
                 if s["state"] == "complete" and complete.get(key) != s["instances"]:
                     complete[key] = s["instances"]
@@ -108,4 +158,42 @@ def _serve(args, inbox, quiet: float) -> int:
             f"{node.refused} associations refused",
             flush=True,
         )
+    return 0
+
+
+def run_pacs(args) -> int:
+    import sys
+
+    from orkiosk.node.inbox import Inbox
+    from orkiosk.node.pacs import PacsError, Peer, find_series, get_series
+
+    peer = Peer.parse(args.pacs)
+    if args.action == "find":
+        rows = find_series(
+            peer,
+            args.aet,
+            patient_id=args.patient,
+            accession=args.accession,
+            modality=args.modality,
+            study_uid=args.study,
+        )
+        print(json.dumps({"series": rows}, indent=2))
+        return 0
+    if not args.series or args.to is None:
+        raise PacsError("pacs get needs --series UID and --to DIR")
+    study = args.study
+    if not study:
+        found = [r for r in find_series(peer, args.aet) if r["series"] == args.series]
+        if not found:
+            raise PacsError(f"the archive has no series {args.series}")
+        study = found[0]["study"]
+    inbox = Inbox(args.to)
+    inbox.check_writable()
+
+    def progress(done: int, total: int) -> None:
+        print(f"\rretrieving: {done}/{total} instances", end="", file=sys.stderr, flush=True)
+
+    n = get_series(peer, args.aet, study, args.series, inbox, progress)
+    print(file=sys.stderr)
+    print(f"retrieved {n} instances of series {args.series} into {args.to}")
     return 0

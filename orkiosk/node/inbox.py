@@ -10,8 +10,9 @@ aborted push is harmless). A UID that is not a plain DICOM UID is never used as 
 hash of it is.
 
 DICOM has no "series complete" signal. A series counts as complete once nothing has arrived for
-`quiet_s` seconds (and, where the archive's count is known, when it matches): until then it is
-"arriving" and must not be built. `status()` reports studies and series without names.
+`quiet_s` seconds and, where the archive is known (`--pacs`), once it holds as many instances
+as the archive says the series has (C-FIND NumberOfSeriesRelatedInstances): until then it is
+"arriving" or "incomplete" (a push aborted half-way) and must not be built. `status()` reports studies and series without names.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import os
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,8 +86,15 @@ class Inbox:
         return Stored(final, False, len(data))
 
     # ------------------------------------------------------------ what has arrived
-    def series(self, quiet_s: float = DEFAULT_QUIET_S, now: float | None = None) -> list[dict]:
-        """Every series in the inbox: ids, instance count, and "arriving" or "complete"."""
+    def series(
+        self,
+        quiet_s: float = DEFAULT_QUIET_S,
+        now: float | None = None,
+        expected: Callable[[str, str], int | None] | None = None,
+    ) -> list[dict]:
+        """Every series in the inbox: ids, instance count and state: "arriving" (something came
+        in the last `quiet_s` seconds), "incomplete" (quiet, but the archive holds more:
+        `expected(study, series)` is its count, None when it does not know), or "complete"."""
         now = time.time() if now is None else now
         out = []
         for study in (
@@ -97,13 +106,20 @@ class Inbox:
                     continue
                 newest = max(p.stat().st_mtime for p in files)
                 quiet = now - newest
+                state = "complete" if quiet >= quiet_s else "arriving"
+                want = (
+                    expected(study.name, series.name) if expected and state == "complete" else None
+                )
+                if want is not None and len(files) < want:
+                    state = "incomplete"
                 out.append(
                     {
                         "study": study.name,
                         "series": series.name,
                         "instances": len(files),
-                        "state": "complete" if quiet >= quiet_s else "arriving",
+                        "state": state,
                         "quiet_s": round(quiet, 1),
+                        **({"archive_instances": want} if want is not None else {}),
                         **_describe(min(files)),
                     }
                 )
