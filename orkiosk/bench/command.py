@@ -22,6 +22,7 @@ BENCHMARKS = {
     "store": "orkiosk.store.bench:bench_store",
     "image": "orkiosk.bench.image:bench_image",
     "workbench": "orkiosk.app.workbench.bench:bench_workbench",
+    "intake": "orkiosk.node.bench:bench_intake",
 }
 
 
