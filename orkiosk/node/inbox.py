@@ -50,6 +50,7 @@ class Inbox:
     def __init__(self, root: Path):
         self.root = Path(root)
         self._lock = threading.Lock()  # folder creation and renames from several associations
+        self._described: dict[Path, dict] = {}  # series folder -> its header facts (read once)
 
     def check_writable(self) -> None:
         """Raise OSError now (at start) rather than at the first instance."""
@@ -120,10 +121,16 @@ class Inbox:
                         "state": state,
                         "quiet_s": round(quiet, 1),
                         **({"archive_instances": want} if want is not None else {}),
-                        **_describe(min(files)),
+                        **self._describe(series, files),
                     }
                 )
         return out
+
+
+    def _describe(self, folder: Path, files: list[Path]) -> dict:
+        if folder not in self._described:
+            self._described[folder] = _describe(min(files))
+        return self._described[folder]
 
 
 def _describe(path: Path) -> dict:
