@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from orkiosk.app.model.values import Pick
-from orkiosk.app.workbench.model import EntryMapChanged, ReadoutChanged, StatusChanged, Workbench
+from orkiosk.app.workbench.events import EntryMapChanged, ReadoutChanged, StatusChanged
+from orkiosk.app.workbench.model import Workbench
 from orkiosk.plan.demo import bundled_demo_path
 from orkiosk.plan.package import load_package
 

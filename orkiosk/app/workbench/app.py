@@ -25,14 +25,14 @@ from kivy.factory import Factory
 from kivy.lang import Builder
 
 from orkiosk.app.model import KioskState
-from orkiosk.app.workbench.model import (
+from orkiosk.app.workbench.events import (
     EntryMapChanged,
     ItemSelected,
     ReadoutChanged,
     StatusChanged,
     ToolChanged,
-    Workbench,
 )
+from orkiosk.app.workbench.model import Workbench
 from orkiosk.app.workbench.panels import StructuresPanel, ViewsPanel
 from orkiosk.app.workbench.profile import ClearanceProfile
 from orkiosk.app.workbench.views import WorkbenchPlanView, WorkbenchSliceView

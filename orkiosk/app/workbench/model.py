@@ -16,7 +16,6 @@ selected path. Widgets translate touches and clicks into these calls and draw wh
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,14 @@ import numpy as np
 from orkiosk.app.model import KioskState
 from orkiosk.app.model.slicing import SliceModel
 from orkiosk.app.model.values import Pick, TrajectoryView
+from orkiosk.app.workbench.events import (
+    EntryMapChanged,
+    ItemSelected,
+    ReadoutChanged,
+    StatusChanged,
+    ToolChanged,
+    WorkbenchEvent,
+)
 from orkiosk.app.workbench.guide import EntryGuide
 from orkiosk.edit import operations as ops
 from orkiosk.edit.clearance import ClearanceIndex
@@ -47,40 +54,6 @@ HINTS = {
     "place-target": "NEW PATH: tap the TARGET on a slice, or on a structure in 3D",
     "place-entry": "NEW PATH: tap the ENTRY on the skin in 3D, or on a slice",
 }
-
-
-@dataclass(frozen=True)
-class ToolChanged:
-    tool: str
-    hint: str
-
-
-@dataclass(frozen=True)
-class ReadoutChanged:
-    readout: PathReadout | None
-
-
-@dataclass(frozen=True)
-class ItemSelected:
-    """The item the name field and DELETE act on: ("trajectory" | "landmark", id) or None."""
-
-    item: tuple[str, str] | None
-
-
-@dataclass(frozen=True)
-class EntryMapChanged:
-    """The "where to enter" map: scores for every skin vertex (None: not shown)."""
-
-    scores: EntryScores | None
-
-
-@dataclass(frozen=True)
-class StatusChanged:
-    text: str
-    level: str = "info"  # "info", "warn" or "error"
-
-
-WorkbenchEvent = ToolChanged | ReadoutChanged | StatusChanged | EntryMapChanged | ItemSelected
 
 
 class Workbench:
