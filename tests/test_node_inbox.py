@@ -62,3 +62,46 @@ def test_allow_list():
     for bad in ("ORTHANC", "@127.0.0.1", "A" * 17 + "@127.0.0.1", "X@no-such-host.invalid"):
         with pytest.raises(AllowError):
             parse_allow(bad)
+
+
+def test_rules_and_draft_records(tmp_path):
+    import numpy as np
+    import pydicom
+
+    from orkiosk.node.drafts import Drafts, RulesError, load_rules
+    from orkiosk.planning.phantom.series import write_series
+
+    rules_file = tmp_path / "rules.toml"
+    rules_file.write_text(
+        '[[rule]]\nmodality = "CT"\ndescription = "head|brain"\npresets = ["skin", "bone"]\n'
+        '[[rule]]\nmodality = "CT"\npresets = ["skin"]\n'
+    )
+    head, other = load_rules(rules_file)
+    assert head.matches({"modality": "ct", "description": "Brain 1 mm"})
+    assert not head.matches({"modality": "CT", "description": "Chest"})
+    assert other.matches({"modality": "CT", "description": "Chest"})
+    for bad, why in (
+        ('[[rule]]\npresets = ["liver"]\n', "unknown presets"),
+        ('[[rule]]\nmodality = "CT"\n', "needs presets"),
+        ('[[rule]]\npresets = ["skin"]\ncolour = "red"\n', "unknown keys"),
+        ('[[rule]]\npresets = ["skin"]\ndescription = "("\n', "not a regular expression"),
+    ):
+        rules_file.write_text(bad)
+        with pytest.raises(RulesError, match=why):
+            load_rules(rules_file)
+
+    # one slice cannot be built: the failure is recorded with the build's reason
+    inbox = Inbox(tmp_path / "in")
+    (f,) = write_series(np.zeros((1, 16, 16), np.int16), np.eye(4), tmp_path / "one")
+    ds = pydicom.dcmread(f)
+    inbox.store(ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID, f.read_bytes())
+    (s,) = inbox.series(quiet_s=0)
+    drafts = Drafts(tmp_path / "in", tmp_path / "drafts", load_rules(None), log=lambda line: None)
+    rec = drafts.submit(s).result()
+    assert rec["state"] == "failed" and rec["reason"] and drafts.record(s["series"]) == rec
+    assert drafts.submit(s) is None  # once per instance count
+    # a series no rule matches
+    nomatch = Drafts(tmp_path / "in", tmp_path / "d2", (), log=lambda line: None)
+    assert nomatch.submit(s).result()["state"] == "no-rule"
+    drafts.close()
+    nomatch.close()

@@ -12,16 +12,20 @@ import sys
 import urllib.error
 from pathlib import Path
 
+import numpy as np
 import pydicom
 import pytest
 import realdata
 from orthanc import AET, Orthanc
 from sync_support import Proc
 
+from orkiosk.plan.package import load_package
 from orkiosk.planning.phantom.series import write_series
 
 
-def _node(tmp_path: Path, allow: str, name: str = "node", aet: str = "ORKIOSK") -> tuple[Proc, int]:
+def _node(
+    tmp_path: Path, allow: str, name: str = "node", aet: str = "ORKIOSK", drafts: bool = False
+) -> tuple[Proc, int]:
     p = Proc(
         [
             "node",
@@ -37,6 +41,7 @@ def _node(tmp_path: Path, allow: str, name: str = "node", aet: str = "ORKIOSK") 
             allow,
             "--quiet-s",
             "2",
+            *([] if drafts else ["--no-drafts"]),
         ],
         name,
     )
@@ -73,7 +78,7 @@ def _status(inbox: Path) -> list[dict]:
 
 
 def test_orthanc_pushes_a_real_ct_whole_once_and_compressed(tmp_path, lung_series):
-    node, port = _node(tmp_path, f"{AET}@127.0.0.1")
+    node, port = _node(tmp_path, f"{AET}@127.0.0.1", drafts=True)
     orthanc = Orthanc(tmp_path / "orthanc", {"node": ("ORKIOSK", "127.0.0.1", port)})
     try:
         (series_id,) = orthanc.upload(lung_series)
@@ -85,9 +90,21 @@ def test_orthanc_pushes_a_real_ct_whole_once_and_compressed(tmp_path, lung_serie
         assert not list(inbox.rglob("*.part-*"))
         line = node.wait_line(r"series (\S+) complete: (\d+) instances \(CT Chest CT", timeout=30)
         assert int(line.group(2)) == n
+        # the draft plan: built by the default CT rule, verified, on the source's geometry
+        ready = node.wait_line(r"draft of series \S+: ready at (\S+)", timeout=300)
+        draft = load_package(ready.group(1))
+        assert {st.id for st in draft.plan.structures} == {"skin", "bone"}
+        src = pydicom.dcmread(lung_series[0], stop_before_pixels=True)
+        assert draft.plan.study.uid == src.StudyInstanceUID
+        a = draft.image.affine[:3, :3] / np.linalg.norm(draft.image.affine[:3, :3], axis=0)
+        iop = np.array(src.ImageOrientationPatient, dtype=float)
+        assert np.allclose(a[:, 0], iop[:3], atol=1e-3)  # image rows run the same way: sides kept
+        assert np.allclose(a[:, 1], iop[3:], atol=1e-3)
+        assert Path(ready.group(1) + ".png").is_file()
         (s,) = _status(inbox)
         assert (s["state"], s["instances"], s["modality"]) == ("complete", n, "CT")
-        assert "name" not in json.dumps(s).lower()
+        assert s["draft"]["state"] == "built"
+        assert "name" not in json.dumps({k: v for k, v in s.items() if k != "draft"}).lower()
         # the same series again: nothing stored twice, not declared complete again
         orthanc.store("node", [series_id])
         assert len(sorted(inbox.glob("*/*/*.dcm"))) == n
@@ -270,6 +287,7 @@ def test_a_push_aborted_half_way_is_incomplete_until_sent_again(tmp_path, lung_s
             f"{AET}@127.0.0.1",
             "--quiet-s",
             "2",
+            "--no-drafts",
             "--pacs",
             f"{AET}@127.0.0.1:{orthanc.dicom}",
         ],

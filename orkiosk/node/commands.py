@@ -48,6 +48,19 @@ def register(sub) -> None:
         metavar="AET@HOST:PORT",
         help="the archive: a series is complete only when it holds as many instances as this says",
     )
+    p.add_argument(
+        "--drafts",
+        type=Path,
+        metavar="DIR",
+        help="where draft plans of complete series go (default: INBOX-drafts beside the inbox)",
+    )
+    p.add_argument(
+        "--rules",
+        type=Path,
+        metavar="FILE.toml",
+        help="which presets a series' draft is built with (default: CT skin+bone, MR skin)",
+    )
+    p.add_argument("--no-drafts", action="store_true", help="receive only, build no drafts")
     p.add_argument("--tls-cert", type=Path, metavar="PEM", help="DICOM TLS: this node's cert")
     p.add_argument("--tls-key", type=Path, metavar="PEM", help="DICOM TLS: its private key")
     p.add_argument("--tls-ca", type=Path, metavar="PEM", help="DICOM TLS: CA of the senders")
@@ -80,11 +93,18 @@ def run_node(args) -> int:
         raise OrkioskError("--quiet-s must not be negative")
     inbox = Inbox(args.inbox)
     expected = _archive_counts(args) if args.pacs else None
+    drafts_dir = args.drafts or args.inbox.with_name(args.inbox.name + "-drafts")
     if args.action == "status":
         rows = inbox.series(quiet, expected=expected)
+        if drafts_dir.is_dir():
+            from orkiosk.node.drafts import Drafts, load_rules
+
+            drafts = Drafts(args.inbox, drafts_dir, load_rules(args.rules))
+            for row in rows:
+                row["draft"] = drafts.record(row["series"])
         print(json.dumps({"inbox": str(args.inbox), "series": rows}, indent=2))
         return 0
-    return _serve(args, inbox, quiet, expected)
+    return _serve(args, inbox, quiet, expected, drafts_dir)
 
 
 def _archive_counts(args):
@@ -109,7 +129,7 @@ def _archive_counts(args):
     return expected
 
 
-def _serve(args, inbox, quiet: float, expected) -> int:
+def _serve(args, inbox, quiet: float, expected, drafts_dir: Path) -> int:
     from orkiosk.node.allow import AET_RE, parse_allow
     from orkiosk.node.scp import Node, Tls
 
@@ -122,6 +142,11 @@ def _serve(args, inbox, quiet: float, expected) -> int:
         raise OrkioskError("DICOM TLS needs --tls-cert, --tls-key and --tls-ca together")
     senders = parse_allow(args.allow)
     inbox.check_writable()
+    drafts = None
+    if not args.no_drafts:
+        from orkiosk.node.drafts import Drafts, load_rules
+
+        drafts = Drafts(args.inbox, drafts_dir, load_rules(args.rules), log=_say)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -144,15 +169,18 @@ def _serve(args, inbox, quiet: float, expected) -> int:
                 key = f"{s['study']}/{s['series']}"
                 if s["state"] == "complete" and complete.get(key) != s["instances"]:
                     complete[key] = s["instances"]
-                    print(
+                    _say(
                         f"series {s['series']} complete: {s['instances']} instances "
-                        f"({s['modality']} {s['description']})".rstrip(),
-                        flush=True,
+                        f"({s['modality']} {s['description']})".rstrip()
                     )
+                    if drafts is not None:
+                        drafts.submit(s)
     except KeyboardInterrupt:
         pass
     finally:
         node.stop()
+        if drafts is not None:
+            drafts.close()
         print(
             f"node stopped: {node.stored} stored, {node.duplicates} duplicates, "
             f"{node.refused} associations refused",
@@ -197,3 +225,7 @@ def run_pacs(args) -> int:
     print(file=sys.stderr)
     print(f"retrieved {n} instances of series {args.series} into {args.to}")
     return 0
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)

@@ -126,7 +126,6 @@ class Inbox:
                 )
         return out
 
-
     def _describe(self, folder: Path, files: list[Path]) -> dict:
         if folder not in self._described:
             self._described[folder] = _describe(min(files))
