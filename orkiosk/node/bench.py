@@ -1,6 +1,7 @@
 """`orkiosk bench intake`: a 300-slice 512x512 CT pushed by a real archive (a local Orthanc) to
 the node, beside the same push to dcmtk's storescp in the same run (the node must not be slower),
-and how long after the last instance the node declares the series complete."""
+and how long after the last instance the node declares the series complete and its draft plan is
+ready."""
 
 from __future__ import annotations
 
@@ -78,7 +79,7 @@ def bench_intake() -> list[dict]:
             node.stdout.readline()  # "node ... listening on ..."
             (series_id,) = orthanc.upload(files)
             times = {"storescp": [], "node": []}
-            declared = float("nan")
+            declared = gap = drafted = float("nan")
             for k in range(2):  # alternate, so neither always runs on a warmer cache
                 for name in ("storescp", "node"):
                     shutil.rmtree(root / ("inbox" if name == "node" else "scp"), ignore_errors=True)
@@ -87,7 +88,10 @@ def bench_intake() -> list[dict]:
                     orthanc.store(name, [series_id])
                     times[name].append(time.perf_counter() - t)
                     if name == "node" and k == 0:  # declared once: the first push
-                        declared = _declared_after(node, time.monotonic())
+                        start = time.monotonic()
+                        declared = _line_after(node, start, r"series \S+ complete: ")
+                        gap = _largest_gap(root / "inbox")
+                        drafted = _line_after(node, start, r"draft of series \S+: (ready|FAILED)")
         finally:
             orthanc.close()
             for p in (node, scp):
@@ -106,7 +110,11 @@ def bench_intake() -> list[dict]:
             note=f"{mb / node_s:.0f} MB/s; best of 2",
         ),
         row(
-            "intake", f"{case} dcmtk storescp", scp_s, "s", note=f"{mb / scp_s:.0f} MB/s; best of 2"
+            "intake",
+            f"{case} dcmtk storescp",
+            scp_s,
+            "s",
+            note=f"{mb / scp_s:.0f} MB/s; best of 2; Debian's storescp, --max-pdu 131072",
         ),
         row(
             "intake",
@@ -115,15 +123,35 @@ def bench_intake() -> list[dict]:
             "s",
             note=f"quiet period {QUIET_S:g} s (the default is 20 s)",
         ),
+        row(
+            "intake",
+            "largest gap between two instances of the push",
+            gap,
+            "s",
+            note="what a quiet period must exceed (a busy archive pauses longer)",
+        ),
+        row(
+            "intake",
+            "last instance -> draft package ready (CT: skin and bone, report picture)",
+            drafted,
+            "s",
+            note="the build of the whole series, in a child process",
+        ),
     ]
 
 
-def _declared_after(node: subprocess.Popen, start: float) -> float:
-    """Seconds from `start` until the node prints that the series is complete."""
+def _line_after(node: subprocess.Popen, start: float, pattern: str) -> float:
+    """Seconds from `start` until the node prints a line matching `pattern` (NaN if that line
+    says FAILED: a failed draft is no figure)."""
     for line in node.stdout:
-        if re.search(r"series \S+ complete: ", line):
-            return time.monotonic() - start
+        if re.search(pattern, line):
+            return float("nan") if "FAILED" in line else time.monotonic() - start
     return float("nan")
+
+
+def _largest_gap(inbox: Path) -> float:
+    times = sorted(p.stat().st_mtime for p in inbox.rglob("*.dcm"))
+    return float(np.max(np.diff(times))) if len(times) > 1 else float("nan")
 
 
 def _series(out: Path) -> list[Path]:
