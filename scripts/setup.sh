@@ -37,6 +37,7 @@ if [ "$mode" = test ]; then
   command -v xdotool >/dev/null || missing+=(xdotool)
   # a real DICOM archive for the node's tests (tests/orthanc.py): Orthanc, run as a plain process
   [ -x /usr/sbin/Orthanc ] || missing+=(orthanc)
+  [ -f /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] || missing+=(orthanc-dicomweb)
   command -v storescp >/dev/null || missing+=(dcmtk)  # orkiosk bench intake's reference
 fi
 if [ ${#missing[@]} -gt 0 ]; then

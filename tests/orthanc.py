@@ -8,7 +8,7 @@ import os
 import pytest
 
 from orkiosk.node import orthanc as _orthanc
-from orkiosk.node.orthanc import AET, free_port  # noqa: F401 (the tests' names)
+from orkiosk.node.orthanc import AET, PASSWORD, USER, free_port  # noqa: F401 (the tests' names)
 
 
 def Orthanc(*args, **kwargs):  # noqa: N802 - the tests construct it like the class

@@ -334,3 +334,36 @@ def test_a_push_aborted_half_way_is_incomplete_until_sent_again(tmp_path, lung_s
     finally:
         orthanc.close()
         node.stop()
+
+
+def test_dicomweb_find_and_get_from_the_archive(tmp_path, lung_series, capsys):
+    from orthanc import PASSWORD, USER
+
+    from orkiosk.cli import main
+
+    orthanc = Orthanc(tmp_path / "orthanc", {}, dicomweb=True)
+    try:
+        orthanc.upload(lung_series)
+        head = pydicom.dcmread(lung_series[0], stop_before_pixels=True)
+        auth = tmp_path / "auth"
+        auth.write_text(f"{USER}:{PASSWORD}\n")
+        auth.chmod(0o600)
+        web = ["--dicomweb", orthanc.dicomweb_url, "--dicomweb-auth", str(auth)]
+        assert main(["pacs", "find", *web, "--patient", head.PatientID, "--modality", "CT"]) == 0
+        (row,) = json.loads(capsys.readouterr().out)["series"]
+        assert row["series"] == head.SeriesInstanceUID
+        assert row["instances"] == len(lung_series)
+        assert str(head.PatientName) not in json.dumps(row)
+        inbox = tmp_path / "web-inbox"
+        assert main(["pacs", "get", *web, "--series", row["series"], "--to", str(inbox)]) == 0
+        got = sorted(inbox.glob("*/*/*.dcm"))
+        assert len(got) == len(lung_series)
+        a = pydicom.dcmread(got[0])
+        src = {pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID: f for f in lung_series}
+        assert (a.pixel_array == pydicom.dcmread(src[a.SOPInstanceUID]).pixel_array).all()
+        # without the password the archive answers 401, said in one line
+        auth.write_text(f"{USER}:wrong\n")
+        assert main(["pacs", "find", *web]) == 2
+        assert "HTTP 401" in capsys.readouterr().err
+    finally:
+        orthanc.close()

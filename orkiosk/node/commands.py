@@ -68,13 +68,17 @@ def register(sub) -> None:
 
     p = sub.add_parser(
         "pacs",
-        help="query the archive (C-FIND) and retrieve a series from it (C-GET)",
+        help="query the archive and retrieve a series from it (C-FIND/C-GET or DICOMweb)",
         description="'pacs find' lists the archive's series (JSON, no names) for a patient ID, "
         "an accession number, a study or a modality; 'pacs get' retrieves one series with "
         "C-GET into an inbox folder (by study and series, written durably), with progress.",
     )
     p.add_argument("action", choices=("find", "get"))
-    p.add_argument("--pacs", required=True, metavar="AET@HOST:PORT", help="the archive")
+    p.add_argument("--pacs", metavar="AET@HOST:PORT", help="the archive, over DIMSE")
+    p.add_argument("--dicomweb", metavar="URL", help="the archive, over DICOMweb (QIDO/WADO-RS)")
+    p.add_argument(
+        "--dicomweb-auth", type=Path, metavar="FILE", help="DICOMweb: user:password (mode 0600)"
+    )
     p.add_argument("--aet", default="ORKIOSK", help="this node's AE title (default ORKIOSK)")
     p.add_argument("--patient", default="", metavar="ID", help="find: the patient ID")
     p.add_argument("--accession", default="", metavar="N", help="find: the accession number")
@@ -195,11 +199,27 @@ def run_pacs(args) -> int:
     from orkiosk.node.inbox import Inbox
     from orkiosk.node.pacs import PacsError, Peer, find_series, get_series
 
-    peer = Peer.parse(args.pacs)
+    if bool(args.pacs) == bool(args.dicomweb):
+        raise PacsError("name the archive once: --pacs AET@HOST:PORT or --dicomweb URL")
+    if args.dicomweb:
+        from orkiosk.node.dicomweb import find_series_web, get_series_web
+
+        def find(**keys):
+            return find_series_web(args.dicomweb, args.dicomweb_auth, **keys)
+
+        def get(study, series, inbox, progress):
+            return get_series_web(args.dicomweb, args.dicomweb_auth, study, series, inbox, progress)
+    else:
+        peer = Peer.parse(args.pacs)
+
+        def find(**keys):
+            return find_series(peer, args.aet, **keys)
+
+        def get(study, series, inbox, progress):
+            return get_series(peer, args.aet, study, series, inbox, progress)
+
     if args.action == "find":
-        rows = find_series(
-            peer,
-            args.aet,
+        rows = find(
             patient_id=args.patient,
             accession=args.accession,
             modality=args.modality,
@@ -211,7 +231,7 @@ def run_pacs(args) -> int:
         raise PacsError("pacs get needs --series UID and --to DIR")
     study = args.study
     if not study:
-        found = [r for r in find_series(peer, args.aet) if r["series"] == args.series]
+        found = [r for r in find() if r["series"] == args.series]
         if not found:
             raise PacsError(f"the archive has no series {args.series}")
         study = found[0]["study"]
@@ -221,7 +241,7 @@ def run_pacs(args) -> int:
     def progress(done: int, total: int) -> None:
         print(f"\rretrieving: {done}/{total} instances", end="", file=sys.stderr, flush=True)
 
-    n = get_series(peer, args.aet, study, args.series, inbox, progress)
+    n = get(study, args.series, inbox, progress)
     print(file=sys.stderr)
     print(f"retrieved {n} instances of series {args.series} into {args.to}")
     return 0

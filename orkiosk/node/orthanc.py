@@ -17,6 +17,7 @@ from pathlib import Path
 
 USER, PASSWORD = "orkiosk", "test-only-secret"
 AET = "ORTHANC"
+PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"  # Debian's orthanc-dicomweb
 
 
 def free_port() -> int:
@@ -32,7 +33,9 @@ def orthanc_executable() -> str | None:
 
 
 class Orthanc:
-    def __init__(self, root: Path, modalities: dict[str, tuple[str, str, int]]):
+    def __init__(
+        self, root: Path, modalities: dict[str, tuple[str, str, int]], dicomweb: bool = False
+    ):
         exe = orthanc_executable()
         if exe is None:
             raise FileNotFoundError("Orthanc is not installed (Debian: apt install orthanc)")
@@ -53,7 +56,8 @@ class Orthanc:
             "DicomAlwaysAllowStore": False,
             "DicomCheckModalityHost": True,
             "DicomModalities": {k: list(v) for k, v in modalities.items()},
-            "Plugins": [],
+            "Plugins": [PLUGIN] if dicomweb else [],
+            "DicomWeb": {"Enable": dicomweb, "Root": "/dicom-web/"},
             "ConcurrentJobs": 1,
         }
         (self.root / "orthanc.json").write_text(json.dumps(config, indent=2))
@@ -83,6 +87,10 @@ class Orthanc:
         with urllib.request.urlopen(req, timeout=600) as r:
             data = r.read()
         return json.loads(data) if data else None
+
+    @property
+    def dicomweb_url(self) -> str:
+        return f"http://127.0.0.1:{self.http}/dicom-web"
 
     def get(self, path: str):
         return self._request("GET", path)
