@@ -56,23 +56,10 @@ def lung_series(tmp_path_factory) -> list[Path]:
     return write_series(arr, affine, out, series_description="Chest CT (lung1)")
 
 
-def _status(inbox: Path) -> list[dict]:
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "orkiosk",
-            "node",
-            "status",
-            "--inbox",
-            str(inbox),
-            "--quiet-s",
-            "2",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def _status(inbox: Path, *more: str) -> list[dict]:
+    """`orkiosk node status` as a user runs it."""
+    cmd = [sys.executable, "-m", "orkiosk", "node", "status", "--inbox", str(inbox)]
+    r = subprocess.run([*cmd, "--quiet-s", "2", *more], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)["series"]
 
@@ -301,25 +288,7 @@ def test_a_push_aborted_half_way_is_incomplete_until_sent_again(tmp_path, lung_s
         import time
 
         time.sleep(3.5)  # quiet for longer than --quiet-s: still not complete
-        r = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "orkiosk",
-                "node",
-                "status",
-                "--inbox",
-                str(tmp_path / "inbox"),
-                "--quiet-s",
-                "2",
-                "--pacs",
-                f"{AET}@127.0.0.1:{orthanc.dicom}",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        (s,) = json.loads(r.stdout)["series"]
+        (s,) = _status(tmp_path / "inbox", "--pacs", f"{AET}@127.0.0.1:{orthanc.dicom}")
         assert (s["state"], s["instances"], s["archive_instances"]) == (
             "incomplete",
             half,
