@@ -204,12 +204,11 @@ class KioskState:
                 self.set_view(DEFAULT_VIEW)
 
     def edit_plan(self, plan: Plan, metrics: Iterable[TrajectoryMetrics]) -> None:
-        """The workbench edited the shown plan: same structures and meshes, other items or
-        display settings. Bounds stay as they were (slices and cuts do not jump while a path
-        end is dragged); the selection stays when its trajectory still exists."""
-        if self.package is None:
-            raise RuntimeError("no plan is shown to edit")
-        if [s.id for s in plan.structures] != [s.id for s in self.package.plan.structures]:
+        """The workbench edited the shown plan (same meshes). Bounds stay, so slices do not jump
+        while an end is dragged; the selection stays while its trajectory exists."""
+        if self.package is None or [s.id for s in plan.structures] != [
+            s.id for s in self.package.plan.structures
+        ]:
             raise ValueError("an edit must keep the shown plan's structures")
         with self._batch():
             self.package = replace(self.package, plan=plan)
