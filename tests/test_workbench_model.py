@@ -210,3 +210,24 @@ def test_orkiosk_plan_refuses_bad_options_and_the_or_kiosk(tmp_path, monkeypatch
     (tmp_path / "kiosk.toml").write_text("")
     assert main(["plan"]) == 2
     assert "this machine is an OR kiosk" in capsys.readouterr().err
+
+
+def test_a_plan_without_paths_or_critical_structures(demo):
+    from dataclasses import replace
+
+    plan = replace(
+        demo.plan,
+        trajectories=(),
+        structures=tuple(replace(s, critical=False) for s in demo.plan.structures),
+    )
+    wb = Workbench(replace(demo, plan=plan))
+    assert wb.readout is None and wb.slices["along"].slice.plane == "axial"  # nothing to follow
+    wb.new_path()
+    wb.place(TARGET)
+    # the skin under a ray from in front of the face, however translucent it is drawn
+    hit = wb.skin.first_hit((20.0, -300.0, 40.0), (0.0, 1.0, 0.0))
+    assert hit is not None and wb.skin.nearest(hit)[2] < 2.0 and hit[1] < -60
+    wb.place(tuple(hit))
+    assert wb.slices["along"].slice.plane == "along" and wb.slices["perp"].slice.plane == "perp"
+    assert wb.readout.lines()[-1].startswith("No critical structures in this plan")
+    assert wb.skin.first_hit((500.0, 500.0, 500.0), (1.0, 0.0, 0.0)) is None

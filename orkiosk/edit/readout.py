@@ -15,7 +15,7 @@ from scipy.spatial import cKDTree
 
 from orkiosk.edit.clearance import ClearanceIndex, PathClearance
 from orkiosk.plan.mesh import Mesh
-from orkiosk.plan.metrics import CriticalDistance, TrajectoryMetrics, plane_angle
+from orkiosk.plan.metrics import CriticalDistance, TrajectoryMetrics, _segment_hits, plane_angle
 from orkiosk.plan.model import Plan, Trajectory
 
 ENTRY_ANGLE_WARN = 30.0  # degrees between the path and the skin normal
@@ -33,9 +33,21 @@ class Skin:
         self.positions = mesh.positions.astype(np.float64)
         self.normals = mesh.normals.astype(np.float64)
         self._tree = cKDTree(self.positions)
-        tri = self.positions[mesh.indices]
+        self._tri = self.positions[mesh.indices]  # (M, 3, 3)
+        tri = self._tri
         area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
         self.spacing = float(np.sqrt(area.sum() / max(1, len(self.positions))))  # mm per vertex
+
+    def first_hit(self, origin, direction, reach: float = 5000.0) -> np.ndarray | None:
+        """Where a ray first meets the skin (exact, every triangle), None when it misses: a tap
+        places an entry on the skin even where the skin is drawn translucent over bone."""
+        a = np.asarray(origin, dtype=np.float64)
+        b = a + np.asarray(direction, dtype=np.float64) * reach
+        with np.errstate(invalid="ignore"):  # degenerate triangles give NaN: no hit
+            t = _segment_hits(a, b, self._tri[:, 0], self._tri[:, 1], self._tri[:, 2])
+        if np.all(np.isnan(t)):
+            return None
+        return a + float(np.nanmin(t)) * (b - a)
 
     def nearest(self, point) -> tuple[np.ndarray, np.ndarray, float]:
         """(surface point, outward unit normal, distance mm) of the vertex nearest `point`."""
@@ -81,6 +93,8 @@ class PathReadout:
             warn = "  STEEP ENTRY" if self.entry_warning else ""
             out.append(f"Entry {self.entry_angle:.0f}\N{DEGREE SIGN} to the skin normal{warn}")
         out.append(f"Margin {self.margin:.1f} mm (instrument radius + placement error)")
+        if not self.clearance.structures:
+            out.append("No critical structures in this plan: mark them under STRUCTURES")
         for c in self.clearance.structures:
             if c.crosses:
                 out.append(f"{c.name}: CROSSED at {c.depth:.1f} mm depth")

@@ -207,6 +207,9 @@ class Workbench:
         r, bounds = self.readout, self.state.bounds
         if r is None or bounds is None:
             return
+        for plane in ("along", "perp"):  # a plan opened without paths showed axial slices there
+            if self.slices[plane].slice.plane != plane:
+                self.slices[plane].set_plane(plane)
         centre = (np.asarray(bounds[0]) + np.asarray(bounds[1])) / 2
         for plane, axis in _AXIS.items():
             self.slices[plane].set_offset(float(r.trajectory.target[axis] - centre[axis]))

@@ -17,6 +17,7 @@ from kivy.graphics.texture import Texture
 from kivy.properties import ObjectProperty
 
 from orkiosk.app.model import events
+from orkiosk.app.model.values import Pick
 from orkiosk.app.views.sliceview import SliceView
 from orkiosk.app.views.view3d import PlanView
 from orkiosk.app.workbench.entrypaint import paint_entries
@@ -174,6 +175,29 @@ class WorkbenchPlanView(PlanView):
         self._entry_tex.blit_buffer(img.tobytes(), colorfmt="rgba", bufferfmt="ubyte")
         self._entry_rect.texture = self._entry_tex
         self._entry_rect.pos, self._entry_rect.size = self.pos, self.size
+
+    def pick_mm(self, x_mm: float, y_mm: float):
+        """While the workbench wants the skin (placing an entry, dragging one, the entry map
+        shown), the skin under the finger, however translucent it is drawn; else the kiosk's
+        pick (what is drawn there)."""
+        wb = self.workbench
+        wants_skin = (
+            wb is not None
+            and wb.skin is not None
+            and (
+                wb.tool == "place-entry"
+                or wb.entry_scores is not None
+                or (wb.grabbed is not None and wb.grabbed[1] == "entry")
+            )
+        )
+        if wants_skin and self.camera is not None:
+            w, h = self._pixel_size()
+            ppm = self._px_per_mm
+            origin, direction = self.camera.ray(x_mm * ppm, h - y_mm * ppm, w, h)
+            hit = wb.skin.first_hit(origin, direction)
+            if hit is not None:
+                return Pick(wb.skin_id, tuple(float(v) for v in hit), "Skin")
+        return super().pick_mm(x_mm, y_mm)
 
     def _ends_on_screen(self):
         """(trajectory id, end, pixel x, pixel y from the top) of every path end in front."""
