@@ -4,6 +4,8 @@ in the kiosk, in 3D Slicer and in a glTF viewer."""
 
 from __future__ import annotations
 
+import numpy as np
+
 RGB = tuple[float, float, float]
 
 
@@ -15,6 +17,12 @@ def srgb_to_linear(c: float) -> float:
 def linear_to_srgb(c: float) -> float:
     c = min(max(float(c), 0.0), 1.0)
     return c * 12.92 if c <= 0.0031308 else 1.055 * c ** (1 / 2.4) - 0.055
+
+
+def linear_to_srgb_array(a):
+    """linear_to_srgb for a numpy array of any shape (per-vertex colours, pictures)."""
+    c = np.clip(np.asarray(a, dtype=np.float64), 0.0, 1.0)
+    return np.where(c <= 0.0031308, c * 12.92, 1.055 * c ** (1 / 2.4) - 0.055)
 
 
 def linear(rgb: RGB) -> RGB:

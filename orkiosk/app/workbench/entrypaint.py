@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from orkiosk.plan.colors import linear_to_srgb_array
 from orkiosk.render.camera import Camera
 
 USABLE_ALPHA = 0.9
@@ -48,7 +49,7 @@ def paint_entries(
     idx, p = idx[keep], p[keep]
     order = np.argsort(-p[:, 2])  # far dots first, so the nearer ones land on top
     idx, p = idx[order], p[order]
-    rgb = (np.clip(colors[idx], 0, 1) ** (1 / 2.2) * 255).astype(np.uint8)  # linear -> sRGB
+    rgb = (linear_to_srgb_array(colors[idx]) * 255 + 0.5).astype(np.uint8)
     alpha = (np.where(usable[idx], USABLE_ALPHA, UNUSABLE_ALPHA) * 255).astype(np.uint8)
     rgba = np.concatenate([rgb, alpha[:, None]], axis=1)
     x = p[:, 0].astype(np.int64)

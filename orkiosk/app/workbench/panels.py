@@ -19,6 +19,7 @@ from kivy.uix.textinput import TextInput
 from kivy.uix.widget import Widget
 
 from orkiosk.app.model.values import NamedView, PlanViewRef
+from orkiosk.plan.colors import srgb
 from orkiosk.plan.views import NAMED_VIEWS
 
 OPACITY_STEP = 0.1
@@ -121,7 +122,7 @@ def _swatch(color) -> Widget:
     """A patch of the structure's colour as it is drawn (sRGB)."""
     w = Widget(size_hint_x=None, width=mm(10))
     with w.canvas:
-        Color(*_srgb(color))
+        Color(*srgb(color))
         rect = Rectangle()
 
     def place(*_):
@@ -136,8 +137,3 @@ def _nearest(color) -> int:
         range(len(PALETTE)),
         key=lambda i: sum((a - b) ** 2 for a, b in zip(PALETTE[i], color, strict=True)),
     )
-
-
-def _srgb(color) -> tuple[float, float, float]:
-    r, g, b = (max(0.0, min(1.0, c)) ** (1 / 2.2) for c in color)
-    return (r, g, b)
